@@ -1,0 +1,124 @@
+"""pytest wiring for crossedwires: options, fixtures, parametrization, the end-of-run table.
+
+The cases themselves are in ``harness/cases.py`` (read its docstring first); the test that runs
+them is ``difftests/test_divergence.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cases import get_case_set
+from harness.errors import HarnessError
+from harness.profiles import PROFILES, get_profile
+
+ROOT = Path(__file__).parent
+SUMMARY_KEY = "crossedwires"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("crossedwires")
+    group.addoption(
+        "--profile",
+        default="smoke",
+        help=f"where and how big the cases run: {', '.join(sorted(PROFILES))} (default: smoke)",
+    )
+    group.addoption(
+        "--regen-baselines",
+        action="store_true",
+        help="write each case's baseline instead of checking it (with --profile full: "
+        "regenerate the dataset)",
+    )
+    group.addoption(
+        "--baselines-dir",
+        default=str(ROOT / "baselines"),
+        help="folder of the baselines (default: baselines/ in the repository)",
+    )
+    group.addoption(
+        "--data-dir",
+        default=None,
+        help="folder holding CIFAR-10 (cifar-10-python.tar.gz or cifar-10-batches-py/); "
+        "default: $CROSSEDWIRES_DATA or ~/.cache/crossedwires",
+    )
+    group.addoption(
+        "--download",
+        action="store_true",
+        help="download CIFAR-10 (checksum verified) when it is not in the data folder",
+    )
+
+
+def pytest_configure(config):
+    try:
+        config._crossedwires_profile = get_profile(config.getoption("--profile"))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"--profile: {exc}") from None
+
+
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        profile = metafunc.config._crossedwires_profile
+        cases = get_case_set(profile.case_set)
+        metafunc.parametrize("case", cases, ids=[c.case_id for c in cases])
+
+
+@pytest.fixture(scope="session")
+def profile(request):
+    return request.config._crossedwires_profile
+
+
+@pytest.fixture(scope="session")
+def dataset(request, profile):
+    """The profile's dataset, loaded once per process (each xdist worker loads its own)."""
+    from harness.data import load_dataset
+
+    try:
+        return load_dataset(
+            profile.dataset,
+            request.config.getoption("--data-dir"),
+            download=request.config.getoption("--download"),
+        )
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def baselines_dir(request) -> Path:
+    return Path(request.config.getoption("--baselines-dir"))
+
+
+@pytest.fixture(scope="session")
+def regen(request) -> bool:
+    return request.config.getoption("--regen-baselines")
+
+
+@pytest.fixture
+def report_row(request):
+    """Record one row of the end-of-run table (travels to the controller under xdist)."""
+
+    def add(**row):
+        request.node.user_properties.append((SUMMARY_KEY, json.dumps(row)))
+
+    return add
+
+
+_rows_sink: list[dict] = []  # filled on the controller (or the only process) from test reports
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == SUMMARY_KEY:
+            _rows_sink.append(json.loads(value))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _rows_sink:
+        return
+    from harness.report import summary_table
+
+    terminalreporter.section(f"crossedwires: profile {config._crossedwires_profile.name}")
+    terminalreporter.write_line(summary_table(_rows_sink))

@@ -1,0 +1,60 @@
+"""The divergence cases: one test, parametrized from the case table (``harness/cases.py``).
+
+Each case trains one architecture with one set of hyperparameters in PyTorch and in
+TensorFlow/Keras, judges the two results and checks them against the committed baseline.
+Select with ``-k``: ``-k densenet``, ``-k "resnet50 and bs10"``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import baselines
+from harness.errors import BaselineError
+from harness.runner import run_case
+
+
+def test_case(case, profile, dataset, baselines_dir, regen, report_row):
+    path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
+    create = baselines.regen_command(profile.name, case.case_id)
+    baseline = None
+    if not regen:  # check the baseline before spending minutes on training
+        if not path.exists():
+            report_row(**_row(case.case_id, None, "missing"))
+            pytest.fail(
+                f"no baseline for {case.case_id} at {path}; create it with: {create}", pytrace=False
+            )
+        try:
+            baseline = baselines.read(path)
+        except BaselineError as exc:
+            report_row(**_row(case.case_id, None, "invalid"))
+            pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
+
+    record = baselines.normalize(run_case(case, profile, dataset))
+
+    if regen:
+        baselines.write(path, record)
+        report_row(**_row(case.case_id, record, "written"))
+        return
+    status, problems = baselines.compare(baseline, record, profile.drift_tolerance)
+    report_row(**_row(case.case_id, record, status))
+    if problems:
+        pytest.fail(
+            f"{case.case_id} ({path}):\n  "
+            + "\n  ".join(problems)
+            + f"\nIf the change is understood, regenerate with: {create}",
+            pytrace=False,
+        )
+
+
+def _row(case_id: str, record: dict | None, status: str) -> dict:
+    results = record["results"] if record else {}
+    comparison = record["comparison"] if record else None
+    return {
+        "case": case_id,
+        "acc PyTorch": results.get("pytorch", {}).get("test_accuracy"),
+        "acc TF": results.get("tensorflow", {}).get("test_accuracy"),
+        "difference": comparison["accuracy_diff"] if comparison else None,
+        "verdict": record["verdict"] if record else None,
+        "baseline": status,
+    }

@@ -1,0 +1,39 @@
+"""Framework adapters that mirror each other.
+
+``harness.adapters.pytorch`` and ``harness.adapters.tensorflow`` define the same functions with the
+same signatures, so the runner and the comparison code never branch on the framework:
+
+    NAME                                      the framework's name in records
+    versions() -> dict                        package versions, read from the installed packages
+    configure(intra, inter, device) -> dict   threads, device, determinism switches; what was set
+    seed(seed) -> None                        seed every generator the framework draws from
+    build_zoo(arch, num_classes, shape)       the framework's own published model (paper-faithful)
+    train(model, x, y, hp, epochs) -> dict    native-mode training: per-epoch losses, divergence
+    predict(model, x) -> np.ndarray           predicted classes (int64)
+
+Inputs are uint8 NHWC arrays; each adapter scales them to [0, 1] and lays them out its own way.
+Frameworks are imported lazily, inside the adapter, so the harness imports without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import FrameworkMissing
+
+FRAMEWORKS = ("pytorch", "tensorflow")
+_EXTRA = {"pytorch": "torch", "tensorflow": "tensorflow"}
+
+
+def get_adapter(framework: str):
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}")
+    module = importlib.import_module(f"{__name__}.{framework}")
+    try:
+        module.import_framework()
+    except ImportError as exc:
+        raise FrameworkMissing(
+            f"{framework} is not installed ({exc}); install it with "
+            f"`pip install -c constraints.txt -e '.[{_EXTRA[framework]}]'`"
+        ) from None
+    return module

@@ -1,0 +1,131 @@
+"""TensorFlow/Keras adapter: keras.applications models, ``model.fit``, framework defaults.
+
+Mirrors ``harness.adapters.pytorch`` function for function (see ``harness.adapters``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from importlib import metadata
+
+import numpy as np
+
+from ..environment import cpu_name
+
+NAME = "tensorflow"
+EVAL_BATCH = 500
+
+tf = None  # imported lazily by import_framework()
+keras = None
+
+
+def import_framework() -> None:
+    global tf, keras
+    if tf is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras as _keras
+        import tensorflow as _tf
+
+        tf, keras = _tf, _keras
+
+
+def versions() -> dict:
+    out = {"tensorflow": tf.__version__, "keras": metadata.version("keras")}
+    build = tf.sysconfig.get_build_info()
+    if tf.config.list_physical_devices("GPU"):
+        out["cuda"] = build.get("cuda_version")
+        out["cudnn"] = build.get("cudnn_version")
+    return out
+
+
+def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict:
+    """Fix threads, pick the device, switch determinism on; return what is now in force.
+
+    TF accepts thread counts and device visibility only before its runtime starts; in a process
+    that already started it (a second profile in one session) the values in force are recorded.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+        if device != "cuda" and gpus:
+            tf.config.set_visible_devices([], "GPU")
+        for gpu in gpus if device == "cuda" else []:
+            tf.config.experimental.set_memory_growth(gpu, True)  # workers share a GPU
+    except RuntimeError:
+        pass
+    tf.config.experimental.enable_op_determinism()
+    use_gpu = device == "cuda" and bool(tf.config.get_visible_devices("GPU"))
+    details = tf.config.experimental.get_device_details(gpus[0]) if use_gpu else {}
+    return {
+        "device": "cuda" if use_gpu else "cpu",
+        "device_name": details.get("device_name", "GPU") if use_gpu else cpu_name(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "determinism": {"tf.config.experimental.enable_op_determinism": True},
+        # Native: TF's own default (TF32 on for matmul and conv on Ampere and newer).
+        "tf32_matmul": tf.config.experimental.tensor_float_32_execution_enabled(),
+    }
+
+
+def seed(value: int) -> None:
+    # A fresh Keras state first, so a case gives the same numbers whatever ran before it in the
+    # process (pytest -n 0 runs every case in one process, -n N spreads them).
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(value)  # python, numpy, TF and Keras' global seed generator
+
+
+def build_zoo(arch: str, num_classes: int, input_shape: tuple[int, int, int], device: str):
+    """keras.applications' model, ``weights=None``, softmax head, as CrossedWires built it.
+
+    Placement follows ``configure``: GPUs are visible only when the profile asked for CUDA.
+    """
+    apps = keras.applications
+    builders = {
+        # v1 (stride on the first 1x1), convs with bias, BN eps 1.001e-5 / momentum 0.99.
+        "resnet50": apps.ResNet50,
+        # torchvision's topology; glorot_uniform init, BN eps 1.001e-5 / momentum 0.99.
+        "densenet121": apps.DenseNet121,
+        # Flatten (512 at 32x32) -> 4096 -> 4096 -> softmax, no dropout, glorot_uniform init.
+        "vgg16": apps.VGG16,
+    }
+    if arch not in builders:
+        raise ValueError(f"arch={arch!r} has no Keras zoo builder")
+    return builders[arch](
+        weights=None, include_top=True, input_shape=input_shape, classes=num_classes
+    )
+
+
+def _to_array(x: np.ndarray) -> np.ndarray:
+    """uint8 NHWC -> float32 NHWC in [0, 1] (Keras is channels_last)."""
+    return x.astype(np.float32) / np.float32(255.0)
+
+
+def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
+    """Adam(learning_rate, epsilon), SparseCategoricalCrossentropy on the softmax output,
+    ``fit(shuffle=False)``; everything else at Keras' defaults."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"]
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+    )
+    history = model.fit(
+        _to_array(x),
+        y,
+        batch_size=hp["batch_size"],
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+    )
+    raw = [float(v) for v in history.history.get("loss", [])]
+    diverged = any(not math.isfinite(v) for v in raw)
+    losses = [v if math.isfinite(v) else None for v in raw]
+    return {"training_loss": losses, "diverged": diverged}
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    probs = model.predict(_to_array(x), batch_size=EVAL_BATCH, verbose=0)
+    return np.asarray(probs).argmax(axis=1).astype(np.int64)

@@ -1,0 +1,136 @@
+"""The ``crossedwires`` command: work with cases and baselines outside pytest.
+
+    crossedwires cases --profile smoke            list the case ids of a profile's case set
+    crossedwires export --profile smoke [--out F] one CSV of all baselines of a profile
+
+Training and checking run through pytest (``pytest difftests``), which this command never wraps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import HarnessError
+
+DEFAULT_BASELINES = Path("baselines")  # relative to the repository root, where commands run
+
+
+def load_profile_baselines(root: Path, profile: str) -> list[dict]:
+    """Every baseline of a profile, validated; a bad file stops with its name and field."""
+    from . import baselines
+
+    folder = Path(root) / profile
+    if not folder.is_dir():
+        raise HarnessError(
+            f"no baselines for profile {profile!r} in {folder}; create them with: "
+            f"pytest difftests --profile {profile} --regen-baselines"
+        )
+    return [baselines.read(p) for p in sorted(folder.rglob("*.json"))]
+
+
+def export_frame(records: list[dict]):
+    """The published dataset's columns first, then ours."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        case, res, env = r["case"], r["results"], r["environment"]
+        hp = case["hyperparameters"]
+        cmp_ = r["comparison"] or {}
+        rows.append(
+            {
+                "name": case["source_trial"] or case["id"],
+                "accuracy_diff": cmp_.get("accuracy_diff"),
+                "pt_test_acc": res["pytorch"]["test_accuracy"],
+                "tf_test_acc": res["tensorflow"]["test_accuracy"],
+                "learning_rate": hp["learning_rate"],
+                "batch_size": hp["batch_size"],
+                "epochs": hp["epochs"],
+                "adam_epsilon": hp["adam_epsilon"],
+                "pt_training_loss": json.dumps(res["pytorch"]["training_loss"]),
+                "tf_training_loss": json.dumps(res["tensorflow"]["training_loss"]),
+                "case_id": case["id"],
+                "arch": case["arch"],
+                "arch_source": case["arch_source"],
+                "mode": case["mode"],
+                "epochs_run": case["epochs_run"],
+                "dataset": r["data"]["dataset"],
+                "prediction_agreement": cmp_.get("prediction_agreement"),
+                "verdict": r["verdict"],
+                "pt_error": res["pytorch"]["error"],
+                "tf_error": res["tensorflow"]["error"],
+                "torch": env["pytorch"]["versions"].get("torch"),
+                "torchvision": env["pytorch"]["versions"].get("torchvision"),
+                "tensorflow": env["tensorflow"]["versions"].get("tensorflow"),
+                "keras": env["tensorflow"]["versions"].get("keras"),
+                "device": env["pytorch"]["device_name"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_export(args) -> int:
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile)
+    records = load_profile_baselines(args.baselines_dir, profile.name)
+    out = Path(args.out or f"crossedwires-{profile.name}.csv")
+    write_atomic(out, export_frame(records).to_csv(index=False))
+    print(f"wrote {len(records)} cases of profile {profile.name} to {out}")
+    return 0
+
+
+def cmd_cases(args) -> int:
+    from .cases import get_case_set
+    from .profiles import get_profile
+
+    for case in get_case_set(get_profile(args.profile).case_set):
+        print(case.case_id)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossedwires", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    export = sub.add_parser("export", help="one CSV of all baselines of a profile")
+    export.add_argument("--profile", default="smoke")
+    export.add_argument("--out", help="CSV file to write (default: crossedwires-<profile>.csv)")
+    export.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    export.set_defaults(func=cmd_export)
+
+    cases = sub.add_parser("cases", help="list the case ids of a profile's case set")
+    cases.add_argument("--profile", default="smoke")
+    cases.set_defaults(func=cmd_cases)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"crossedwires: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Profiles: where and how big a case runs (dataset, device, caps, seeds, threads, tolerances).
+
+A profile never changes what a case *is* (its hyperparameters); it says where it runs and how
+much of it. The baseline of a case lives under ``baselines/<profile>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    dataset: str  # "digits32" or "cifar10"
+    device: str  # "cpu", or "cuda" (falls back to the CPU, recorded, when no GPU is present)
+    case_set: str  # the case set `pytest difftests --profile NAME` runs
+    epochs_cap: int | None  # None: the case's own epochs
+    train_subset: int | None  # first N training images (fixed order), None: all
+    test_subset: int | None  # first N test images, None: all
+    seed: int
+    intra_op_threads: int  # per process; never taken from the host or from -n
+    inter_op_threads: int
+    accuracy_tolerance: float  # |acc_pt - acc_tf| above this is a mismatch
+    drift_tolerance: float  # a framework's accuracy moving more than this from its baseline
+    chance_margin: float  # accuracy <= 1/classes + margin is flagged as collapse to chance
+
+    def as_record(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="CPU, embedded digits32 data, a few epochs: the whole suite runs in minutes",
+        dataset="digits32",
+        device="cpu",
+        case_set="smoke",
+        epochs_cap=2,
+        train_subset=1024,
+        test_subset=None,
+        seed=0,
+        intra_op_threads=1,
+        inter_op_threads=1,
+        accuracy_tolerance=0.10,
+        drift_tolerance=0.02,
+        chance_margin=0.05,
+    ),
+    "full": Profile(
+        name="full",
+        description="CUDA, CIFAR-10, the published configurations at their own epochs",
+        dataset="cifar10",
+        device="cuda",
+        case_set="crossedwires",
+        epochs_cap=None,
+        train_subset=None,
+        test_subset=None,
+        seed=0,
+        intra_op_threads=4,
+        inter_op_threads=2,
+        accuracy_tolerance=0.05,
+        drift_tolerance=0.02,
+        chance_margin=0.05,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown profile {name!r}: valid profiles are {', '.join(sorted(PROFILES))}"
+        ) from None

@@ -1,0 +1,69 @@
+"""The framework adapters: the zoo models are the paper's, the facts they rest on still hold in
+the installed versions, and a case gives the same numbers whatever ran before it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from harness.adapters import get_adapter
+from harness.cases import Case
+from harness.data import load_digits32
+from harness.profiles import get_profile
+from harness.runner import run_case
+
+pt = get_adapter("pytorch")
+tf = get_adapter("tensorflow")
+
+
+def test_pytorch_vgg16_is_the_papers_variant():
+    model = pt.build_zoo("vgg16", 10, (32, 32, 3), "cpu")
+    first = model.classifier[0]
+    assert (first.in_features, first.out_features) == (512, 4096)
+    assert isinstance(model.avgpool, pt.torch.nn.Identity)
+    assert sum(isinstance(m, pt.torch.nn.Dropout) for m in model.classifier) == 2
+    assert abs(float(first.weight.std()) - 0.01) < 0.001 and float(first.bias.abs().max()) == 0
+    assert model(pt.torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "resnet50", "densenet121"])
+def test_keras_zoo_models_end_in_softmax_over_ten_classes(arch):
+    tf.seed(0)
+    model = tf.build_zoo(arch, 10, (32, 32, 3), "cpu")
+    probs = np.asarray(model(np.zeros((2, 32, 32, 3), np.float32)))
+    assert probs.shape == (2, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_framework_defaults_the_knobs_rest_on():
+    """reference/framework-defaults.md, pinned against the installed versions."""
+    torch = pt.torch
+    bn = torch.nn.BatchNorm2d(4)
+    assert (bn.momentum, bn.eps) == (0.1, 1e-5)
+    assert torch.optim.Adam([torch.zeros(1, requires_grad=True)]).defaults["eps"] == 1e-8
+    keras = tf.keras
+    assert keras.optimizers.Adam().epsilon == 1e-7
+    kbn = keras.layers.BatchNormalization()
+    assert (kbn.momentum, kbn.epsilon) == (0.99, 1e-3)
+    tf.seed(0)
+    resnet = tf.build_zoo("resnet50", 10, (32, 32, 3), "cpu")
+    bns = [layer for layer in resnet.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {(b.momentum, b.epsilon) for b in bns} == {(0.99, 1.001e-5)}
+
+
+def test_a_case_gives_the_same_record_whatever_ran_before_it():
+    """What makes `--regen-baselines` byte-identical under -n 0 and -n 2."""
+    profile = replace(get_profile("smoke"), train_subset=64, test_subset=64, epochs_cap=1)
+    data = load_digits32()
+    a = Case("vgg16", 1e-3, 32, 1, 1e-7, case_set="test")
+    b = Case("vgg16", 5e-2, 16, 1, 0.5, case_set="test")
+    first = run_case(a, profile, data)
+    run_case(b, profile, data)
+    again = run_case(a, profile, data)
+    assert first == again
+    assert first["results"]["pytorch"]["error"] is None
+    assert first["results"]["tensorflow"]["error"] is None
+    env = first["environment"]
+    assert env["pytorch"]["intra_op_threads"] == env["tensorflow"]["intra_op_threads"] == 1

@@ -1,0 +1,93 @@
+"""The case table: the published configurations, the smoke set, ids and validation."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from harness.cases import ARCHS, Case, find_case, get_case_set
+from harness.errors import ConfigError
+from harness.profiles import get_profile
+
+
+def test_crossedwires_set_is_the_1200_published_configurations():
+    cases = get_case_set("crossedwires")
+    assert len(cases) == 1200
+    assert Counter(c.arch for c in cases) == {a: 400 for a in ARCHS}
+    assert len({c.case_id for c in cases}) == 1200
+    assert len({(c.arch, c.source_trial) for c in cases}) == 1200
+
+
+def test_case_id_reads_as_the_design_says():
+    case = Case("densenet121", 0.0595, 589, 2, 0.375)
+    assert case.case_id == "densenet121-adam-lr0.0595-bs589-ep2-eps0.375"
+
+
+def test_published_duplicates_keep_their_trial_tag():
+    tagged = [c for c in get_case_set("crossedwires") if c.id_suffix]
+    assert tagged, "the published table has trials that round to the same id"
+    assert all(c.case_id.endswith(c.source_trial.rsplit("_", 1)[1]) for c in tagged)
+
+
+@pytest.mark.parametrize("name", ["crossedwires", "smoke"])
+def test_every_case_id_finds_its_case(name):
+    for case in get_case_set(name):
+        assert find_case(case.case_id, name) == case
+
+
+def test_smoke_set_has_three_published_cases_per_arch_within_the_profile_cap():
+    profile = get_profile("smoke")
+    cases = get_case_set("smoke")
+    assert Counter(c.arch for c in cases) >= {a: 3 for a in ARCHS}
+    published = {(c.arch, c.source_trial): c for c in get_case_set("crossedwires")}
+    for c in cases:
+        p = published[(c.arch, c.source_trial)]
+        assert (c.learning_rate, c.batch_size, c.adam_epsilon) == (
+            p.learning_rate,
+            p.batch_size,
+            p.adam_epsilon,
+        )
+        assert c.published_epochs == p.epochs
+        assert c.epochs <= profile.epochs_cap
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("batch_size", 0, "batch_size=0 must be >= 1"),
+        ("epochs", 0, "epochs=0 must be >= 1"),
+        ("epochs", 1.5, "epochs=1.5 must be an integer >= 1"),
+        ("learning_rate", 0.0, "learning_rate=0.0 must be a finite number > 0"),
+        ("learning_rate", -1e-3, "learning_rate=-0.001 must be a finite number > 0"),
+        ("adam_epsilon", 0.0, "adam_epsilon=0.0 must be a finite number > 0"),
+        ("adam_epsilon", float("nan"), "adam_epsilon=nan must be a finite number > 0"),
+        ("arch", "alexnet", "arch='alexnet' is unknown: use one of vgg16, resnet50, densenet121"),
+        ("optimizer", "sgd", "optimizer='sgd' is unknown: use one of adam"),
+    ],
+)
+def test_bad_hyperparameters_are_refused_by_name(field, value, message):
+    kwargs = dict(arch="vgg16", learning_rate=1e-3, batch_size=32, epochs=1, adam_epsilon=1e-7)
+    kwargs[field] = value
+    with pytest.raises(ConfigError) as info:
+        Case(**kwargs)
+    assert str(info.value) == message
+
+
+def test_a_looser_tolerance_needs_its_reason():
+    with pytest.raises(ConfigError, match="needs tolerance_reason"):
+        Case("vgg16", 1e-3, 32, 1, 1e-7, tolerance=0.2)
+
+
+def test_unknown_case_id_suggests_close_ones():
+    with pytest.raises(ConfigError) as info:
+        find_case("resnet50-adam-lr0.00349-bs10-ep1-eps0.62", "crossedwires")
+    assert "unknown case id 'resnet50-adam-lr0.00349-bs10-ep1-eps0.62'" in str(info.value)
+    assert "did you mean resnet50-adam-lr0.00349-bs10-ep1-eps0.61" in str(info.value)
+
+
+def test_unknown_profile_and_case_set_list_the_valid_ones():
+    with pytest.raises(ConfigError, match="unknown profile 'tiny': valid profiles are full, smoke"):
+        get_profile("tiny")
+    with pytest.raises(ConfigError, match="valid case sets are crossedwires, smoke"):
+        get_case_set("paper")
