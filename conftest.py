@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import baselines
 from harness.cases import get_case_set
 from harness.errors import HarnessError
 from harness.profiles import PROFILES, get_profile
@@ -33,9 +34,21 @@ def pytest_addoption(parser):
         "regenerate the dataset)",
     )
     group.addoption(
+        "--resume",
+        action="store_true",
+        help="with --regen-baselines: keep the baselines already written by this environment "
+        "(same versions, device, threads, profile and data) and regenerate the rest",
+    )
+    group.addoption(
         "--baselines-dir",
         default=str(ROOT / "baselines"),
         help="folder of the baselines (default: baselines/ in the repository)",
+    )
+    group.addoption(
+        "--save-weights",
+        metavar="DIR",
+        default=None,
+        help="save each trained model as DIR/<profile>/<arch>/<case-id>.<framework>.npz",
     )
     group.addoption(
         "--data-dir",
@@ -55,6 +68,8 @@ def pytest_configure(config):
         config._crossedwires_profile = get_profile(config.getoption("--profile"))
     except HarnessError as exc:
         raise pytest.UsageError(f"--profile: {exc}") from None
+    if config.getoption("--resume") and not config.getoption("--regen-baselines"):
+        raise pytest.UsageError("--resume only makes sense with --regen-baselines")
 
 
 def pytest_generate_tests(metafunc):
@@ -92,6 +107,23 @@ def baselines_dir(request) -> Path:
 @pytest.fixture(scope="session")
 def regen(request) -> bool:
     return request.config.getoption("--regen-baselines")
+
+
+@pytest.fixture(scope="session")
+def resume_fingerprint(request, profile, dataset):
+    """With --resume: the fingerprint a kept baseline must have; None otherwise."""
+    if not (request.config.getoption("--regen-baselines") and request.config.getoption("--resume")):
+        return None
+    from harness.runner import environment, profile_block
+
+    data = dataset.subset(profile.train_subset, profile.test_subset)
+    return baselines.fingerprint(environment(profile), profile_block(profile), data.fingerprint())
+
+
+@pytest.fixture(scope="session")
+def weights_root(request) -> Path | None:
+    value = request.config.getoption("--save-weights")
+    return Path(value) if value else None
 
 
 @pytest.fixture

@@ -14,10 +14,15 @@ from harness.errors import BaselineError
 from harness.runner import run_case
 
 
-def test_case(case, profile, dataset, baselines_dir, regen, report_row):
+def test_case(
+    case, profile, dataset, baselines_dir, regen, resume_fingerprint, weights_root, report_row
+):
     path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
     create = baselines.regen_command(profile.name, case.case_id)
     baseline = None
+    if resume_fingerprint is not None and baselines.resumable(path, resume_fingerprint):
+        report_row(**_row(case.case_id, baselines.read(path), "kept"))
+        return  # written by this same environment before the run was stopped
     if not regen:  # check the baseline before spending minutes on training
         if not path.exists():
             report_row(**_row(case.case_id, None, "missing"))
@@ -30,7 +35,8 @@ def test_case(case, profile, dataset, baselines_dir, regen, report_row):
             report_row(**_row(case.case_id, None, "invalid"))
             pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
 
-    record = baselines.normalize(run_case(case, profile, dataset))
+    weights_dir = weights_root / profile.name / case.arch if weights_root else None
+    record = baselines.normalize(run_case(case, profile, dataset, weights_dir))
 
     if regen:
         baselines.write(path, record)

@@ -119,6 +119,25 @@ def write(path: Path, record: dict) -> None:
         raise
 
 
+def fingerprint(environment: dict, profile: dict, data: str) -> dict:
+    """What must be equal for a baseline to stand for a rerun: the environment (versions,
+    device, threads, determinism), the profile's settings and the data's fingerprint."""
+    return normalize({"environment": environment, "profile": profile, "data": data})
+
+
+def fingerprint_of(record: dict) -> dict:
+    return fingerprint(record["environment"], record["profile"], record["data"]["fingerprint"])
+
+
+def resumable(path: Path, current: dict) -> bool:
+    """True when ``path`` holds a valid baseline written with fingerprint ``current``: a
+    resumed regeneration keeps it. A missing, broken or foreign file is regenerated."""
+    try:
+        return fingerprint_of(read(path)) == current
+    except BaselineError:
+        return False
+
+
 def _versions(record: dict, framework: str) -> str:
     versions = record["environment"][framework]["versions"]
     return ", ".join(f"{p} {versions.get(p)}" for p in FRAMEWORK_PACKAGES[framework])

@@ -186,17 +186,15 @@ class SmokeEntry:
 # learns well above chance in both frameworks. The epochs are capped to keep the CPU suite fast;
 # the published epochs stay in each record.
 SMOKE_ENTRIES: tuple[SmokeEntry, ...] = (
-    SmokeEntry("vgg16", "dual_train_ab0edc5a", 1, "small eps for VGG16; both stay at chance"),
-    SmokeEntry("vgg16", "dual_train_a76c4d0a", 1, "the smallest published VGG16 learning rate"),
-    SmokeEntry("vgg16", "dual_train_49e6d338", 1, "the largest VGG16 learning rate at bs < 64"),
-    SmokeEntry(
-        "resnet50", "dual_train_8b9f2f16", 1, "smallest ResNet50 lr: PyTorch learns, TF not"
-    ),
-    SmokeEntry("resnet50", "dual_train_5192ed72", 2, "published 3 epochs, bs99"),
-    SmokeEntry("resnet50", "dual_train_c132bb86", 2, "largest ResNet50 lr with a small eps"),
-    SmokeEntry("densenet121", "dual_train_aedce656", 1, "lr 0.1 at bs10: both frameworks learn"),
-    SmokeEntry("densenet121", "dual_train_b36d7b0e", 2, "BN momentum: Keras' eval statistics lag"),
-    SmokeEntry("densenet121", "dual_train_b5f203d8", 1, "bs34, eps 0.6"),
+    SmokeEntry("vgg16", "dual_train_ab0edc5a", 1, "a small VGG16 eps (0.095), bs81"),
+    SmokeEntry("vgg16", "dual_train_a76c4d0a", 1, "the smallest VGG16 lr at bs <= 128"),
+    SmokeEntry("vgg16", "dual_train_49e6d338", 1, "lr 0.0998, large eps, bs63"),
+    SmokeEntry("resnet50", "dual_train_8b9f2f16", 1, "the smallest ResNet50 lr at bs <= 128"),
+    SmokeEntry("resnet50", "dual_train_5192ed72", 2, "a mid-range ResNet50 config, bs99"),
+    SmokeEntry("resnet50", "dual_train_c132bb86", 2, "the largest ResNet50 lr at bs <= 128"),
+    SmokeEntry("densenet121", "dual_train_aedce656", 1, "lr 0.1 at bs10, the published 1 epoch"),
+    SmokeEntry("densenet121", "dual_train_b36d7b0e", 2, "the published 2 epochs, bs89"),
+    SmokeEntry("densenet121", "dual_train_1819f1b4", 2, "bs10, eps 1.0: 206 steps, both learn"),
 )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from .errors import ConfigError, DataError
 
@@ -212,7 +213,11 @@ def load_cifar10(
         if not archive.is_file():
             if not download:
                 raise DataError(_missing_message(root))
-            download_cifar10(root)
+            root.mkdir(parents=True, exist_ok=True)
+            # xdist workers share the data folder: one downloads, the others wait and reuse it.
+            with FileLock(root / ".cifar-10-download.lock"):
+                if not archive.is_file():
+                    download_cifar10(root)
         got = md5sum(archive)
         if got != md5:
             raise DataError(

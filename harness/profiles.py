@@ -49,6 +49,24 @@ PROFILES: dict[str, Profile] = {
         drift_tolerance=0.02,
         chance_margin=0.05,
     ),
+    "tiny": Profile(
+        name="tiny",
+        description="CPU, 128 digits32 images, 1 epoch: checks the plumbing (an install, a "
+        "regeneration) in seconds per case; says nothing about the frameworks, has no committed "
+        "baselines",
+        dataset="digits32",
+        device="cpu",
+        case_set="smoke",
+        epochs_cap=1,
+        train_subset=128,
+        test_subset=100,
+        seed=0,
+        intra_op_threads=1,
+        inter_op_threads=1,
+        accuracy_tolerance=0.10,
+        drift_tolerance=0.02,
+        chance_margin=0.05,
+    ),
     "full": Profile(
         name="full",
         description="CUDA, CIFAR-10, the published configurations at their own epochs",

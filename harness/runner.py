@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import traceback
+from pathlib import Path
+
+import numpy as np
 
 from . import judge
 from .adapters import FRAMEWORKS, get_adapter
@@ -26,12 +30,31 @@ def tolerance_of(case: Case, profile: Profile) -> dict:
     return {"accuracy_diff": profile.accuracy_tolerance, "source": f"profile {profile.name}"}
 
 
-def run_framework(framework: str, case: Case, profile: Profile, data: Dataset) -> dict:
+def environment(profile: Profile) -> dict:
+    """Configure both frameworks for ``profile`` (threads, device, determinism) and return what
+    is in force with the versions: the environment block of a record, and its fingerprint."""
+    env = common_versions()
+    for framework in FRAMEWORKS:
+        adapter = get_adapter(framework)
+        env[framework] = adapter.configure(
+            profile.intra_op_threads, profile.inter_op_threads, profile.device
+        )
+        env[framework]["versions"] = adapter.versions()
+    return env
+
+
+def run_framework(
+    framework: str,
+    case: Case,
+    profile: Profile,
+    data: Dataset,
+    device: str,
+    weights_to: Path | None = None,
+) -> dict:
     """Train and evaluate one framework's model. A failing run is recorded, not raised; a
-    problem of the set-up (a missing framework, bad input) is raised."""
+    problem of the set-up (a missing framework, bad input) is raised. With ``weights_to`` the
+    trained weights are saved there as ``.npz`` (never pickle)."""
     adapter = get_adapter(framework)
-    env = adapter.configure(profile.intra_op_threads, profile.inter_op_threads, profile.device)
-    env["versions"] = adapter.versions()
     result: dict = {
         "error": None,
         "diverged": False,
@@ -42,9 +65,8 @@ def run_framework(framework: str, case: Case, profile: Profile, data: Dataset) -
     predictions = None
     try:
         adapter.seed(profile.seed)  # before the model is built: initial weights are seeded
-        model = adapter.build_zoo(
-            case.arch, data.num_classes, tuple(data.x_train.shape[1:]), env["device"]
-        )
+        shape = tuple(data.x_train.shape[1:])
+        model = adapter.build_zoo(case.arch, data.num_classes, shape, device)
         result.update(
             adapter.train(
                 model,
@@ -55,6 +77,8 @@ def run_framework(framework: str, case: Case, profile: Profile, data: Dataset) -
             )
         )
         predictions = adapter.predict(model, data.x_test)
+        if weights_to is not None:
+            save_weights(weights_to, adapter.weights(model))
         result["test_accuracy"] = judge.accuracy(predictions, data.y_test)
         result["collapsed"] = judge.collapsed(
             result["test_accuracy"], data.num_classes, profile.chance_margin
@@ -64,16 +88,56 @@ def run_framework(framework: str, case: Case, profile: Profile, data: Dataset) -
     except Exception as exc:  # the run failed: an outcome to record
         last = traceback.extract_tb(exc.__traceback__)[-1]
         result["error"] = f"{type(exc).__name__}: {exc} (at {last.filename}:{last.lineno})"
-    return {"result": result, "environment": env, "predictions": predictions}
+    return {"result": result, "predictions": predictions}
 
 
-def run_case(case: Case, profile: Profile, data: Dataset) -> dict:
+def run_case(
+    case: Case, profile: Profile, data: Dataset, weights_dir: Path | None = None
+) -> dict:
+    """Train ``case`` in both frameworks under ``profile``; its record. With ``weights_dir``
+    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz``."""
     data = data.subset(profile.train_subset, profile.test_subset)
-    runs = {fw: run_framework(fw, case, profile, data) for fw in FRAMEWORKS}
-    return build_record(case, profile, data, runs)
+    env = environment(profile)
+    runs = {
+        fw: run_framework(
+            fw,
+            case,
+            profile,
+            data,
+            env[fw]["device"],
+            Path(weights_dir) / f"{case.case_id}.{fw}.npz" if weights_dir else None,
+        )
+        for fw in FRAMEWORKS
+    }
+    return build_record(case, profile, data, runs, env)
 
 
-def build_record(case: Case, profile: Profile, data: Dataset, runs: dict[str, dict]) -> dict:
+def save_weights(path: Path, arrays: dict) -> None:
+    """``np.savez`` through a temporary file and a rename: whole or absent, no pickle inside
+    (load with ``np.load(path, allow_pickle=False)``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def profile_block(profile: Profile) -> dict:
+    return {
+        "name": profile.name,
+        "seed": profile.seed,
+        "epochs_cap": profile.epochs_cap,
+        "train_subset": profile.train_subset,
+        "test_subset": profile.test_subset,
+    }
+
+
+def build_record(
+    case: Case, profile: Profile, data: Dataset, runs: dict[str, dict], env: dict
+) -> dict:
     results = {fw: run["result"] for fw, run in runs.items()}
     tolerance = tolerance_of(case, profile)
     preds = [run["predictions"] for run in runs.values()]
@@ -97,20 +161,11 @@ def build_record(case: Case, profile: Profile, data: Dataset, runs: dict[str, di
             "hyperparameters": case.hyperparameters(),
             "epochs_run": epochs_to_run(case, profile),
         },
-        "profile": {
-            "name": profile.name,
-            "seed": profile.seed,
-            "epochs_cap": profile.epochs_cap,
-            "train_subset": profile.train_subset,
-            "test_subset": profile.test_subset,
-        },
+        "profile": profile_block(profile),
         "data": data.describe(),
         "tolerance": tolerance,
         "results": results,
         "comparison": comparison,
         "verdict": judge.verdict(results, tolerance["accuracy_diff"]),
-        "environment": {
-            **common_versions(),
-            **{fw: run["environment"] for fw, run in runs.items()},
-        },
+        "environment": env,
     }

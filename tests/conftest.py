@@ -51,7 +51,7 @@ def make_record(
 ) -> dict:
     """A record as the runner writes it, for PyTorch and TF getting the first k images right."""
     data = tiny_dataset(n_test)
-    runs = {}
+    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6"}
     for fw, k in (("pytorch", correct_pt), ("tensorflow", correct_tf)):
         pred = data.y_test.copy()
         pred[k:] = (pred[k:] + 1) % 10
@@ -65,9 +65,9 @@ def make_record(
                 "test_accuracy": None if failed else k / n_test,
             },
             "predictions": None if failed else pred,
-            "environment": {**ENV[fw], "versions": (versions or {}).get(fw, ENV[fw]["versions"])},
         }
-    return build_record(find_case(case_id, "crossedwires"), get_profile("smoke"), data, runs)
+        env[fw] = {**ENV[fw], "versions": (versions or {}).get(fw, ENV[fw]["versions"])}
+    return build_record(find_case(case_id, "crossedwires"), get_profile("smoke"), data, runs, env)
 
 
 @pytest.fixture

@@ -157,3 +157,37 @@ def test_download_with_wrong_checksum_keeps_nothing(tmp_path):
     with pytest.raises(DataError, match="checksum mismatch"):
         data.download_cifar10(dest, url=src.as_uri())
     assert list(dest.iterdir()) == []
+
+
+def test_workers_sharing_a_data_folder_download_once(tmp_path, monkeypatch):
+    """Four loaders at once (as four xdist workers): the file lock lets one download."""
+    import threading
+    import time
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    _, md5 = write_cifar(staging, archive=True)
+    calls = []
+
+    def fake_download(root, url=data.CIFAR10_URL, md5=data.CIFAR10_MD5):
+        calls.append(root)
+        time.sleep(0.5)
+        part = root / "part"  # as the real download: a temporary file, then a rename
+        part.write_bytes((staging / data.CIFAR10_ARCHIVE).read_bytes())
+        part.replace(root / data.CIFAR10_ARCHIVE)
+
+    monkeypatch.setattr(data, "download_cifar10", fake_download)
+    shared = tmp_path / "shared"
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(data.load_cifar10(shared, download=True, md5=md5))
+        )
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(results) == 4 and len({r.fingerprint() for r in results}) == 1

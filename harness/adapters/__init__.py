@@ -10,6 +10,7 @@ same signatures, so the runner and the comparison code never branch on the frame
     build_zoo(arch, num_classes, shape)       the framework's own published model (paper-faithful)
     train(model, x, y, hp, epochs) -> dict    native-mode training: per-epoch losses, divergence
     predict(model, x) -> np.ndarray           predicted classes (int64)
+    weights(model) -> dict[str, np.ndarray]   every variable by name, in the framework's layout
 
 Inputs are uint8 NHWC arrays; each adapter scales them to [0, 1] and lays them out its own way.
 Frameworks are imported lazily, inside the adapter, so the harness imports without them.

@@ -144,5 +144,10 @@ def predict(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(out).astype(np.int64)
 
 
+def weights(model) -> dict[str, np.ndarray]:
+    """Every parameter and buffer by its state_dict name, as NumPy (PyTorch layout)."""
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
 def _device_of(model):
     return next(model.parameters()).device

@@ -129,3 +129,8 @@ def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
 def predict(model, x: np.ndarray) -> np.ndarray:
     probs = model.predict(_to_array(x), batch_size=EVAL_BATCH, verbose=0)
     return np.asarray(probs).argmax(axis=1).astype(np.int64)
+
+
+def weights(model) -> dict[str, np.ndarray]:
+    """Every variable by its Keras path (e.g. ``conv1_conv/kernel``), as NumPy (Keras layout)."""
+    return {w.path: np.asarray(w.numpy()) for w in model.weights}

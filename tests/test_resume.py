@@ -1,0 +1,98 @@
+"""A regeneration killed at any moment loses no finished work and leaves no partial file.
+
+Real runs: ``pytest difftests --profile tiny -k vgg16 --regen-baselines`` in a subprocess,
+killed with SIGKILL (or interrupted with SIGINT, as Ctrl-C does) while it trains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import baselines
+
+ROOT = Path(__file__).resolve().parent.parent
+REGEN = [
+    "-m",
+    "pytest",
+    "-p",
+    "no:cacheprovider",
+    "difftests",
+    "--profile",
+    "tiny",
+    "-k",
+    "vgg16",
+    "--regen-baselines",
+    "-n",
+    "0",
+    "-v",
+]
+
+
+def _start(tmp: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *REGEN, "--baselines-dir", str(tmp), *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 400) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, "the run ended before the moment to stop it"
+        assert time.monotonic() < end, "timed out waiting for the run"
+        time.sleep(0.2)
+
+
+def _json_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.json"))
+
+
+def test_killed_regeneration_resumes_without_losing_work(tmp_path):
+    proc = _start(tmp_path)
+    _wait_for(lambda: len(_json_files(tmp_path)) >= 1, proc)
+    time.sleep(3)  # well inside the next case's training
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    done = _json_files(tmp_path)
+    assert 1 <= len(done) < 3
+    for path in done:
+        baselines.read(path)  # whole and valid, never partial
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in done}
+
+    out = subprocess.run(
+        [sys.executable, *REGEN, "--baselines-dir", str(tmp_path), "--resume"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert len(_json_files(tmp_path)) == 3
+    for path, (content, mtime) in before.items():  # kept, not retrained or rewritten
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == (content, mtime)
+    table = out.stdout.split("crossedwires: profile tiny")[1]
+    assert table.count(" kept") == len(before) and table.count(" written") == 3 - len(before)
+
+
+def test_ctrl_c_in_the_middle_of_a_case_leaves_no_partial_file(tmp_path):
+    proc = _start(tmp_path)
+    _wait_for(lambda: len(_json_files(tmp_path)) >= 1, proc)
+    first = _json_files(tmp_path)
+    time.sleep(3)  # inside the second case's training
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out[-3000:]  # pytest's "interrupted"
+    assert "KeyboardInterrupt" in out
+    # the finished case is whole; the interrupted one left nothing, not even a temporary file
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == first
+    baselines.read(first[0])
