@@ -23,7 +23,7 @@ from jsonschema.exceptions import best_match
 
 from .errors import BaselineError
 
-FLOAT_DIGITS = 6
+FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
 CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 FRAMEWORK_PACKAGES = {"pytorch": ("torch", "torchvision"), "tensorflow": ("tensorflow", "keras")}
 
@@ -44,9 +44,9 @@ def baseline_path(root: Path, profile: str, arch: str, case_id: str) -> Path:
 
 
 def normalize(value):
-    """Round floats to FLOAT_DIGITS decimals and turn non-finite floats into null."""
+    """Round floats to FLOAT_DIGITS significant digits; non-finite floats become null."""
     if isinstance(value, float):
-        return round(value, FLOAT_DIGITS) if math.isfinite(value) else None
+        return float(f"{value:.{FLOAT_DIGITS}g}") if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): normalize(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

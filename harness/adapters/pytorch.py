@@ -12,6 +12,7 @@ from importlib import metadata
 import numpy as np
 
 from ..environment import cpu_name
+from ..errors import HarnessError
 
 NAME = "pytorch"
 EVAL_BATCH = 500
@@ -43,8 +44,12 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
     if torch.get_num_interop_threads() != inter_op_threads:
         try:
             torch.set_num_interop_threads(inter_op_threads)
-        except RuntimeError:  # already used in this process: say so in the record
-            pass
+        except RuntimeError:
+            raise HarnessError(
+                f"PyTorch already runs {torch.get_num_interop_threads()} inter-op threads in "
+                f"this process; the profile asks for {inter_op_threads}. Configure before "
+                "PyTorch runs any parallel work: start a new process"
+            ) from None
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     use_cuda = device == "cuda" and torch.cuda.is_available()

@@ -12,6 +12,7 @@ from importlib import metadata
 import numpy as np
 
 from ..environment import cpu_name
+from ..errors import HarnessError
 
 NAME = "tensorflow"
 EVAL_BATCH = 500
@@ -42,8 +43,9 @@ def versions() -> dict:
 def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict:
     """Fix threads, pick the device, switch determinism on; return what is now in force.
 
-    TF accepts thread counts and device visibility only before its runtime starts; in a process
-    that already started it (a second profile in one session) the values in force are recorded.
+    TF accepts thread counts and device visibility only before its runtime starts: calling this
+    again with the same values is fine, with other values (or after TF ran ops) it is refused,
+    since the numbers would then depend on what ran before.
     """
     gpus = tf.config.list_physical_devices("GPU")
     try:
@@ -54,7 +56,17 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
         for gpu in gpus if device == "cuda" else []:
             tf.config.experimental.set_memory_growth(gpu, True)  # workers share a GPU
     except RuntimeError:
-        pass
+        pass  # the runtime has started: what is in force is checked below
+    in_force = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    if in_force != (intra_op_threads, inter_op_threads):
+        raise HarnessError(
+            f"TensorFlow already runs with intra/inter-op threads {in_force} (0 = all cores) in "
+            f"this process; the profile asks for ({intra_op_threads}, {inter_op_threads}). "
+            "Configure before TensorFlow runs any op: start a new process"
+        )
     tf.config.experimental.enable_op_determinism()
     use_gpu = device == "cuda" and bool(tf.config.get_visible_devices("GPU"))
     details = tf.config.experimental.get_device_details(gpus[0]) if use_gpu else {}
