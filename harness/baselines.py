@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from . import atomic
 from .errors import BaselineError
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
@@ -102,21 +101,9 @@ def read(path: Path) -> dict:
 
 def write(path: Path, record: dict) -> None:
     """Validate, then write atomically: readers see the old file or the new one, never a part."""
-    path = Path(path)
     text = dumps(record)
     validate(json.loads(text), str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic.write_text(Path(path), text)
 
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:

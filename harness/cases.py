@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache
@@ -241,6 +242,39 @@ def get_case_set(name: str) -> tuple[Case, ...]:
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise ConfigError(f"case set {name!r} has duplicate case ids: {dupes[:5]}")
     return cases
+
+
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?"
+CASE_ID_PATTERN = re.compile(
+    rf"^(?P<arch>[a-z0-9]+)(?:-(?P<arch_source>{'|'.join(ARCH_SOURCES)}))?"
+    rf"(?:-(?P<mode>{'|'.join(MODES)}))?-(?P<optimizer>[a-z]+)-lr(?P<learning_rate>{_NUMBER})"
+    rf"-bs(?P<batch_size>[0-9]+)-ep(?P<epochs>[0-9]+)-eps(?P<adam_epsilon>{_NUMBER})"
+    r"(?:-(?P<id_suffix>[0-9a-f]{8}))?$"
+)
+
+
+def parse_case_id(case_id: str, case_set: str = "adhoc") -> Case:
+    """The case a well-formed id describes (hyperparameters as the id rounds them)."""
+    match = CASE_ID_PATTERN.match(case_id)
+    if not match:
+        raise ConfigError(
+            f"case id {case_id!r} is not of the form "
+            "<arch>-adam-lr<lr>-bs<batch size>-ep<epochs>-eps<epsilon>, "
+            "e.g. densenet121-adam-lr0.0595-bs589-ep2-eps0.375"
+        )
+    g = match.groupdict()
+    return Case(
+        arch=g["arch"],
+        optimizer=g["optimizer"],
+        learning_rate=float(g["learning_rate"]),
+        batch_size=int(g["batch_size"]),
+        epochs=int(g["epochs"]),
+        adam_epsilon=float(g["adam_epsilon"]),
+        arch_source=g["arch_source"] or "zoo",
+        mode=g["mode"] or "native",
+        case_set=case_set,
+        id_suffix=g["id_suffix"],
+    )
 
 
 def find_case(case_id: str, case_set: str | None = None) -> Case:

@@ -2,6 +2,7 @@
 
     crossedwires cases --profile smoke            list the case ids of a profile's case set
     crossedwires export --profile smoke [--out F] one CSV of all baselines of a profile
+    crossedwires estimate --profile full          device-hours to regenerate, from timings
 
 Training and checking run through pytest (``pytest difftests``), which this command never wraps.
 """
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from . import atomic
 from .errors import HarnessError
 
 DEFAULT_BASELINES = Path("baselines")  # relative to the repository root, where commands run
@@ -74,26 +74,13 @@ def export_frame(records: list[dict]):
     return pd.DataFrame(rows)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def cmd_export(args) -> int:
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
     records = load_profile_baselines(args.baselines_dir, profile.name)
     out = Path(args.out or f"crossedwires-{profile.name}.csv")
-    write_atomic(out, export_frame(records).to_csv(index=False))
+    atomic.write_text(out, export_frame(records).to_csv(index=False))
     print(f"wrote {len(records)} cases of profile {profile.name} to {out}")
     return 0
 
@@ -107,6 +94,32 @@ def cmd_cases(args) -> int:
     return 0
 
 
+def cmd_estimate(args) -> int:
+    import pandas as pd
+
+    from .cases import get_case_set
+    from .estimate import PUBLISHED_GPU_HOURS, estimate, load_timings
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile)
+    cases = get_case_set(profile.case_set)
+    device, timings = load_timings(args.timings)
+    hours = estimate(cases, timings, profile)
+    frame = pd.Series(hours).rename_axis(["framework", "arch"]).unstack("framework")
+    frame["both"] = frame.sum(axis=1)
+    total = float(frame["both"].sum())
+    print(
+        f"{len(cases)} cases of profile {profile.name}, each trained in both frameworks, "
+        f"on {device} (from {args.timings}):"
+    )
+    print(frame.to_string(float_format=lambda v: f"{v:,.1f} h"))
+    print(
+        f"total: {total:,.1f} device-hours; the published runs: {PUBLISHED_GPU_HOURS} GPU-hours "
+        f"(ratio {total / PUBLISHED_GPU_HOURS:.2f})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossedwires", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="CSV file to write (default: crossedwires-<profile>.csv)")
     export.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
     export.set_defaults(func=cmd_export)
+
+    est = sub.add_parser(
+        "estimate", help="device-hours to regenerate a profile's cases, from measured timings"
+    )
+    est.add_argument("--profile", default="full")
+    est.add_argument(
+        "--timings",
+        type=Path,
+        default=Path("docs/timings-cpu.json"),
+        help="JSON from benchmarks/overhead.py --json (default: docs/timings-cpu.json)",
+    )
+    est.set_defaults(func=cmd_estimate)
 
     cases = sub.add_parser("cases", help="list the case ids of a profile's case set")
     cases.add_argument("--profile", default="smoke")

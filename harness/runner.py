@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import traceback
 from pathlib import Path
 
 import numpy as np
 
-from . import judge
+from . import atomic, judge
 from .adapters import FRAMEWORKS, get_adapter
 from .cases import Case
 from .data import Dataset
@@ -91,9 +90,7 @@ def run_framework(
     return {"result": result, "predictions": predictions}
 
 
-def run_case(
-    case: Case, profile: Profile, data: Dataset, weights_dir: Path | None = None
-) -> dict:
+def run_case(case: Case, profile: Profile, data: Dataset, weights_dir: Path | None = None) -> dict:
     """Train ``case`` in both frameworks under ``profile``; its record. With ``weights_dir``
     each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz``."""
     data = data.subset(profile.train_subset, profile.test_subset)
@@ -113,16 +110,9 @@ def run_case(
 
 
 def save_weights(path: Path, arrays: dict) -> None:
-    """``np.savez`` through a temporary file and a rename: whole or absent, no pickle inside
-    (load with ``np.load(path, allow_pickle=False)``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """``.npz``, written atomically; no pickle inside (``np.load(path, allow_pickle=False)``)."""
+    with atomic.atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def profile_block(profile: Profile) -> dict:

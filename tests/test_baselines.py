@@ -139,3 +139,14 @@ def test_drift_names_the_framework_and_the_versions_then_and_now():
 def test_a_move_within_the_drift_tolerance_passes():
     base = json.loads(baselines.dumps(make_record(14, 14, n_test=20)))
     assert baselines.compare(base, make_record(14, 13, n_test=20), 0.05) == ("ok", [])
+
+
+@given(case_id=st.text(max_size=60), arch=st.sampled_from(["vgg16", "resnet50", "../x", ""]))
+def test_no_case_id_yields_a_path_outside_the_baselines_folder(tmp_path_factory, case_id, arch):
+    root = tmp_path_factory.getbasetemp() / "baselines"
+    try:
+        path = baselines.baseline_path(root, "smoke", arch, case_id)
+    except BaselineError:
+        return
+    assert path.resolve().is_relative_to(root.resolve())
+    assert path.parent.parent.parent == root and path.suffix == ".json"

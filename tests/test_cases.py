@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from harness.cases import ARCHS, Case, find_case, get_case_set
+from harness.cases import ARCHS, Case, find_case, get_case_set, parse_case_id
 from harness.errors import ConfigError
 from harness.profiles import get_profile
 
@@ -94,3 +96,29 @@ def test_unknown_profile_and_case_set_list_the_valid_ones():
         get_profile("huge")
     with pytest.raises(ConfigError, match="valid case sets are crossedwires, smoke"):
         get_case_set("paper")
+
+
+_three_digits = st.floats(1e-8, 1.0).map(lambda v: float(f"{v:.3g}")).filter(lambda v: v > 0)
+
+
+@given(
+    arch=st.sampled_from(ARCHS),
+    lr=_three_digits,
+    eps=_three_digits,
+    bs=st.integers(1, 5000),
+    ep=st.integers(1, 500),
+)
+def test_case_id_to_case_and_back_is_the_identity(arch, lr, eps, bs, ep):
+    case = Case(arch, lr, bs, ep, eps, case_set="adhoc")
+    assert parse_case_id(case.case_id) == case
+    assert parse_case_id(case.case_id).case_id == case.case_id
+
+
+def test_a_malformed_case_id_says_what_an_id_looks_like():
+    with pytest.raises(ConfigError) as info:
+        parse_case_id("densenet121-lr0.1")
+    assert str(info.value) == (
+        "case id 'densenet121-lr0.1' is not of the form "
+        "<arch>-adam-lr<lr>-bs<batch size>-ep<epochs>-eps<epsilon>, "
+        "e.g. densenet121-adam-lr0.0595-bs589-ep2-eps0.375"
+    )

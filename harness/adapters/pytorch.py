@@ -11,7 +11,7 @@ from importlib import metadata
 
 import numpy as np
 
-from ..environment import cpu_name
+from ..environment import cpu_name, worker_index
 from ..errors import HarnessError
 
 NAME = "pytorch"
@@ -53,6 +53,8 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     use_cuda = device == "cuda" and torch.cuda.is_available()
+    if use_cuda:  # with -n N and G GPUs, worker i trains on GPU i mod G
+        torch.cuda.set_device(worker_index() % torch.cuda.device_count())
     return {
         "device": "cuda" if use_cuda else "cpu",
         "device_name": torch.cuda.get_device_name(0) if use_cuda else cpu_name(),
@@ -107,33 +109,32 @@ def _to_tensor(x: np.ndarray):
 
 
 def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
-    """Adam(lr, eps), CrossEntropyLoss on logits, batches in dataset order (shuffle=False)."""
+    """Adam(lr, eps), CrossEntropyLoss on logits, batches in dataset order (shuffle=False).
+
+    The whole training set is moved to the model's device once and batches are slices of it:
+    no per-step host copies and no per-sample collation (what a DataLoader over a
+    TensorDataset does). The loss is summed on the device and read once per epoch, so CUDA
+    never waits for the host mid-epoch; a non-finite epoch loss stops training as diverged.
+    """
     device = _device_of(model)
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(_to_tensor(x), torch.from_numpy(y)),
-        batch_size=hp["batch_size"],
-        shuffle=False,
-    )
+    xs, ys = _to_tensor(x).to(device), torch.from_numpy(y).to(device)
+    bs = hp["batch_size"]
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"])
     loss_fn = torch.nn.CrossEntropyLoss()
     losses: list[float | None] = []
     diverged = False
     model.train()
     for _ in range(epochs):
-        total, seen = 0.0, 0
-        for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for i in range(0, len(xs), bs):
             optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            value = loss.item()
-            if not math.isfinite(value):
-                diverged = True
-                break
+            loss = loss_fn(model(xs[i : i + bs]), ys[i : i + bs])
             loss.backward()
             optimizer.step()
-            total += value * len(yb)
-            seen += len(yb)
-        losses.append(None if diverged else total / seen)  # sample-weighted, as Keras' history
+            total += loss.detach().double() * len(ys[i : i + bs])
+        mean = total.item() / len(xs)  # sample-weighted, as Keras' history
+        diverged = not math.isfinite(mean)
+        losses.append(None if diverged else mean)
         if diverged:
             break
     return {"training_loss": losses, "diverged": diverged}

@@ -11,7 +11,7 @@ from importlib import metadata
 
 import numpy as np
 
-from ..environment import cpu_name
+from ..environment import cpu_name, worker_index
 from ..errors import HarnessError
 
 NAME = "tensorflow"
@@ -53,8 +53,10 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
         tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
         if device != "cuda" and gpus:
             tf.config.set_visible_devices([], "GPU")
-        for gpu in gpus if device == "cuda" else []:
-            tf.config.experimental.set_memory_growth(gpu, True)  # workers share a GPU
+        elif gpus:  # with -n N and G GPUs, worker i trains on GPU i mod G
+            mine = gpus[worker_index() % len(gpus)]
+            tf.config.set_visible_devices(mine, "GPU")
+            tf.config.experimental.set_memory_growth(mine, True)  # workers share a GPU
     except RuntimeError:
         pass  # the runtime has started: what is in force is checked below
     in_force = (
@@ -69,7 +71,8 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
         )
     tf.config.experimental.enable_op_determinism()
     use_gpu = device == "cuda" and bool(tf.config.get_visible_devices("GPU"))
-    details = tf.config.experimental.get_device_details(gpus[0]) if use_gpu else {}
+    visible = tf.config.get_visible_devices("GPU")
+    details = tf.config.experimental.get_device_details(visible[0]) if use_gpu else {}
     return {
         "device": "cuda" if use_gpu else "cpu",
         "device_name": details.get("device_name", "GPU") if use_gpu else cpu_name(),
