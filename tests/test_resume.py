@@ -111,4 +111,4 @@ def test_four_workers_regenerating_twice_leave_every_baseline_valid_and_identica
         assert len(files) == 3
         runs.append({p: baselines.read(p) and p.read_bytes() for p in files})
     assert runs[0] == runs[1]  # byte-identical, whichever worker wrote which file
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == _json_files(tmp_path)
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == _json_files(tmp_path)
