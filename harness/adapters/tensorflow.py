@@ -133,12 +133,24 @@ def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
         epochs=epochs,
         shuffle=False,
         verbose=0,
-        callbacks=[keras.callbacks.TerminateOnNaN()],
+        callbacks=[_stop_on_non_finite_epoch_loss()],
     )
     raw = [float(v) for v in history.history.get("loss", [])]
     diverged = any(not math.isfinite(v) for v in raw)
     losses = [v if math.isfinite(v) else None for v in raw]
     return {"training_loss": losses, "diverged": diverged}
+
+
+def _stop_on_non_finite_epoch_loss():
+    """Stop after an epoch whose mean loss is not finite, as the PyTorch side does. Unlike
+    ``TerminateOnNaN`` it has no per-batch hook, so Keras never waits for the loss mid-epoch."""
+
+    class StopOnNonFiniteEpochLoss(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if not math.isfinite(float((logs or {}).get("loss", 0.0))):
+                self.model.stop_training = True
+
+    return StopOnNonFiniteEpochLoss()
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:
