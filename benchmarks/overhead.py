@@ -3,10 +3,12 @@
 For each framework and architecture: the same model (same builder, same seed) and the same data
 trained by the harness's adapter (``harness.adapters.<fw>.train``) and by a bare reference loop
 (PyTorch: a slicing loop over tensors already on the device; Keras: ``compile`` + ``fit`` on
-float arrays). Time per epoch is ``(T(1 + E epochs) - T(1 epoch)) / E``, which removes model
-set-up and Keras' tracing from both sides alike. The two are measured alternately, in one
-process, ``--repeats`` times; the medians and their ratio are printed, with each side's peak
-memory (resident set on the CPU, allocator peak on CUDA). Goal: ratio <= 1.05.
+float arrays). Each side trains ``1 + --extra-epochs`` epochs in one call, and both are
+timed the same way: a callback after each epoch takes a timestamp (after a device sync on
+CUDA); time per epoch is the median epoch after the first, which leaves model set-up and
+Keras' tracing out of both sides alike. The two are measured alternately, in one process,
+``--repeats`` times; the medians and their ratio are printed, with each side's peak memory
+(resident set on the CPU, allocator peak on CUDA). Goal: ratio <= 1.05.
 
     python benchmarks/overhead.py                       # CPU, every arch, both frameworks
     python benchmarks/overhead.py --arch vgg16 --images 512 --repeats 5
@@ -57,25 +59,26 @@ class PeakRSS:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def bare_pytorch(adapter, model, x, y, hp, epochs):
+def bare_pytorch(adapter, model, x, y, hp, epochs, on_epoch_end):
     torch = adapter.torch
     device = next(model.parameters()).device
     xs = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(device).float() / 255
     ys = torch.from_numpy(y).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"])
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for i in range(0, len(xs), hp["batch_size"]):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(
                 model(xs[i : i + hp["batch_size"]]), ys[i : i + hp["batch_size"]]
             ).backward()
             opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        on_epoch_end(epoch)
 
 
-def bare_tensorflow(adapter, model, x, y, hp, epochs):
+def bare_tensorflow(adapter, model, x, y, hp, epochs, on_epoch_end):
     keras = adapter.keras
     model.compile(
         optimizer=keras.optimizers.Adam(
@@ -90,16 +93,15 @@ def bare_tensorflow(adapter, model, x, y, hp, epochs):
         epochs=epochs,
         shuffle=False,
         verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch_end(e))],
     )
 
 
 BARE = {"pytorch": bare_pytorch, "tensorflow": bare_tensorflow}
 
 
-def harness_train(adapter, model, x, y, hp, epochs):
-    adapter.train(model, x, y, hp, epochs)
-    if adapter.NAME == "pytorch" and next(model.parameters()).device.type == "cuda":
-        adapter.torch.cuda.synchronize()
+def harness_train(adapter, model, x, y, hp, epochs, on_epoch_end):
+    adapter.train(model, x, y, hp, epochs, on_epoch_end=on_epoch_end)
 
 
 def gpu_peak_reset(adapter, device):
@@ -119,15 +121,15 @@ def gpu_peak(adapter, device) -> int | None:
     return adapter.tf.config.experimental.get_memory_info("GPU:0")["peak"]
 
 
-def timed(fn, adapter, arch, x, y, hp, epochs, device, num_classes):
+def epoch_times(fn, adapter, arch, x, y, hp, epochs, device, num_classes):
+    """Seconds of each epoch after the first, and the peak memory of the call."""
     adapter.seed(0)
     model = adapter.build_zoo(arch, num_classes, x.shape[1:], device)
     gpu_peak_reset(adapter, device)
+    stamps = []
     with PeakRSS() as rss:
-        start = time.perf_counter()
-        fn(adapter, model, x, y, hp, epochs)
-        elapsed = time.perf_counter() - start
-    return elapsed, rss.peak, gpu_peak(adapter, device)
+        fn(adapter, model, x, y, hp, epochs, lambda epoch: stamps.append(time.perf_counter()))
+    return list(np.diff(stamps)), rss.peak, gpu_peak(adapter, device)
 
 
 def measure(framework, arch, x, y, hp, extra_epochs, repeats, device, num_classes):
@@ -139,14 +141,13 @@ def measure(framework, arch, x, y, hp, extra_epochs, repeats, device, num_classe
     for rep in range(repeats):
         order = list(variants) if rep % 2 == 0 else list(variants)[::-1]  # alternate who is first
         for v in order:
-            t1, m1, g1 = timed(variants[v], adapter, arch, x, y, hp, 1, device, num_classes)
-            tn, mn, gn = timed(
+            times, rss, gpu_bytes = epoch_times(
                 variants[v], adapter, arch, x, y, hp, 1 + extra_epochs, device, num_classes
             )
-            per_epoch[v].append((tn - t1) / extra_epochs)
-            peak[v] = max(peak[v], m1, mn)
-            if gn is not None:
-                gpu[v] = max(gpu[v] or 0, g1, gn)
+            per_epoch[v] += times
+            peak[v] = max(peak[v], rss)
+            if gpu_bytes is not None:
+                gpu[v] = max(gpu[v] or 0, gpu_bytes)
     med = {v: statistics.median(per_epoch[v]) for v in variants}
     return {
         "framework": framework,
@@ -163,6 +164,7 @@ def measure(framework, arch, x, y, hp, extra_epochs, repeats, device, num_classe
         "harness_peak_gpu_mib": None if gpu["harness"] is None else gpu["harness"] / 2**20,
         "bare_peak_gpu_mib": None if gpu["bare"] is None else gpu["bare"] / 2**20,
         "repeats": repeats,
+        "epochs_timed": len(per_epoch["harness"]),
     }
 
 
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--images", type=int, default=256, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--extra-epochs", type=int, default=2)
+    parser.add_argument("--extra-epochs", type=int, default=3, help="timed epochs per call")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per framework")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")

@@ -8,7 +8,8 @@ same signatures, so the runner and the comparison code never branch on the frame
     configure(intra, inter, device) -> dict   threads, device, determinism switches; what was set
     seed(seed) -> None                        seed every generator the framework draws from
     build_zoo(arch, num_classes, shape)       the framework's own published model (paper-faithful)
-    train(model, x, y, hp, epochs) -> dict    native-mode training: per-epoch losses, divergence
+    train(model, x, y, hp, epochs, on_epoch_end=None) -> dict
+                                              native-mode training: per-epoch losses, divergence
     predict(model, x) -> np.ndarray           predicted classes (int64)
     weights(model) -> dict[str, np.ndarray]   every variable by name, in the framework's layout
 

@@ -108,8 +108,9 @@ def _to_tensor(x: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
-def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
+def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int, on_epoch_end=None) -> dict:
     """Adam(lr, eps), CrossEntropyLoss on logits, batches in dataset order (shuffle=False).
+    ``on_epoch_end(epoch)``, when given, is called after each epoch (benchmarks time epochs).
 
     The whole training set is moved to the model's device once and batches are slices of it:
     no per-step host copies and no per-sample collation (what a DataLoader over a
@@ -135,6 +136,8 @@ def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
         mean = total.item() / len(xs)  # sample-weighted, as Keras' history
         diverged = not math.isfinite(mean)
         losses.append(None if diverged else mean)
+        if on_epoch_end is not None:
+            on_epoch_end(len(losses) - 1)
         if diverged:
             break
     return {"training_loss": losses, "diverged": diverged}

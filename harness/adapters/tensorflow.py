@@ -117,9 +117,10 @@ def _to_array(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / np.float32(255.0)
 
 
-def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
+def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int, on_epoch_end=None) -> dict:
     """Adam(learning_rate, epsilon), SparseCategoricalCrossentropy on the softmax output,
-    ``fit(shuffle=False)``; everything else at Keras' defaults."""
+    ``fit(shuffle=False)``; everything else at Keras' defaults.
+    ``on_epoch_end(epoch)``, when given, is called after each epoch (benchmarks time epochs)."""
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"]
@@ -133,7 +134,7 @@ def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
         epochs=epochs,
         shuffle=False,
         verbose=0,
-        callbacks=[_stop_on_non_finite_epoch_loss()],
+        callbacks=[_stop_on_non_finite_epoch_loss(on_epoch_end)],
     )
     raw = [float(v) for v in history.history.get("loss", [])]
     diverged = any(not math.isfinite(v) for v in raw)
@@ -141,14 +142,17 @@ def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int) -> dict:
     return {"training_loss": losses, "diverged": diverged}
 
 
-def _stop_on_non_finite_epoch_loss():
+def _stop_on_non_finite_epoch_loss(then=None):
     """Stop after an epoch whose mean loss is not finite, as the PyTorch side does. Unlike
-    ``TerminateOnNaN`` it has no per-batch hook, so Keras never waits for the loss mid-epoch."""
+    ``TerminateOnNaN`` it has no per-batch hook, so Keras never waits for the loss mid-epoch.
+    ``then(epoch)`` is called after each epoch."""
 
     class StopOnNonFiniteEpochLoss(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if not math.isfinite(float((logs or {}).get("loss", 0.0))):
                 self.model.stop_training = True
+            if then is not None:
+                then(epoch)
 
     return StopOnNonFiniteEpochLoss()
 
