@@ -20,9 +20,10 @@ def test_case(
     path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
     create = baselines.regen_command(profile.name, case.case_id)
     baseline = None
-    if resume_fingerprint is not None and baselines.resumable(path, resume_fingerprint):
-        report_row(**_row(case.case_id, baselines.read(path), "kept"))
-        return  # written by this same environment before the run was stopped
+    kept = resume_fingerprint and baselines.resumable(path, resume_fingerprint)
+    if kept:  # written by this same environment before the run was stopped
+        report_row(**_row(case.case_id, kept, "kept"))
+        return
     if not regen:  # check the baseline before spending minutes on training
         if not path.exists():
             report_row(**_row(case.case_id, None, "missing"))

@@ -116,13 +116,14 @@ def fingerprint_of(record: dict) -> dict:
     return fingerprint(record["environment"], record["profile"], record["data"]["fingerprint"])
 
 
-def resumable(path: Path, current: dict) -> bool:
-    """True when ``path`` holds a valid baseline written with fingerprint ``current``: a
-    resumed regeneration keeps it. A missing, broken or foreign file is regenerated."""
+def resumable(path: Path, current: dict) -> dict | None:
+    """The baseline at ``path`` when it is valid and was written with fingerprint ``current``
+    (a resumed regeneration keeps it); None for a missing, broken or foreign file."""
     try:
-        return fingerprint_of(read(path)) == current
+        record = read(path)
     except BaselineError:
-        return False
+        return None
+    return record if fingerprint_of(record) == current else None
 
 
 def _versions(record: dict, framework: str) -> str:
