@@ -18,6 +18,7 @@ from harness.profiles import PROFILES, get_profile
 
 ROOT = Path(__file__).parent
 SUMMARY_KEY = "crossedwires"
+TIMINGS = ROOT / "docs" / "timings-cpu.json"  # measured by benchmarks/overhead.py
 
 
 def pytest_addoption(parser):
@@ -77,6 +78,49 @@ def pytest_generate_tests(metafunc):
         profile = metafunc.config._crossedwires_profile
         cases = get_case_set(profile.case_set)
         metafunc.parametrize("case", cases, ids=[c.case_id for c in cases])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest cases first (in the slots the cases already hold), so that with ``-n N`` the
+    last case to start is a short one: xdist hands tests out in collection order. A case's cost
+    is its duration in the last run that recorded one (pytest's cache, as ``--durations``
+    measures it), else the estimate ``crossedwires estimate`` makes from the committed CPU
+    timings."""
+    slots = [i for i, item in enumerate(items) if "case" in _params(item)]
+    if len(slots) < 2:
+        return
+    profile = config._crossedwires_profile
+    measured = (
+        config.cache.get(_durations_key(profile), {}) if getattr(config, "cache", None) else {}
+    )
+    estimate = _estimator(profile)
+
+    def cost(item):
+        case = item.callspec.params["case"]
+        # Measured seconds beat estimates; among estimates, the larger first.
+        return (case.case_id in measured, measured.get(case.case_id) or estimate(case))
+
+    ordered = sorted((items[i] for i in slots), key=cost, reverse=True)
+    for i, item in zip(slots, ordered, strict=True):
+        items[i] = item
+
+
+def _params(item) -> dict:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params if callspec else {}
+
+
+def _estimator(profile):
+    from harness.estimate import case_seconds, load_timings
+
+    if not TIMINGS.exists():
+        return lambda case: 0.0
+    _, timings = load_timings(TIMINGS)
+    return lambda case: sum(case_seconds(case, profile, timings).values())
+
+
+def _durations_key(profile) -> str:
+    return f"crossedwires/durations/{profile.name}"
 
 
 @pytest.fixture(scope="session")
@@ -139,12 +183,25 @@ def report_row(request):
 _rows_sink: list[dict] = []  # filled on the controller (or the only process) from test reports
 
 
+_durations_sink: dict[str, float] = {}  # case id -> seconds, for the next run's order
+
+
 def pytest_runtest_logreport(report):
     if report.when != "call":
         return
     for name, value in report.user_properties:
         if name == SUMMARY_KEY:
-            _rows_sink.append(json.loads(value))
+            row = json.loads(value)
+            _rows_sink.append(row)
+            if row["baseline"] not in ("kept", "missing", "invalid"):  # it trained
+                _durations_sink[row["case"]] = round(report.duration, 1)
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if _durations_sink and getattr(config, "cache", None) and not hasattr(config, "workerinput"):
+        key = _durations_key(config._crossedwires_profile)
+        config.cache.set(key, {**config.cache.get(key, {}), **_durations_sink})
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -3,6 +3,8 @@
 Each run regenerates into its own temporary folder (the committed baselines are untouched), so
 both do the same training; the two folders are then compared byte for byte, which also checks
 that the worker count changes no result. Goal on a 2-core machine: -n 0 / -n 2 >= 1.8.
+The -n 0 run records each case's duration in a pytest cache the two runs share; the -n 2 run
+then starts the longest cases first (conftest.py), as any rerun of the suite does.
 
     python benchmarks/scaling.py                 # the smoke profile, -n 0 and -n 2
     python benchmarks/scaling.py --workers 4 -k vgg16
@@ -21,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(workers: int, folder: Path, profile: str, select: str | None) -> float:
+def run(workers: int, folder: Path, profile: str, select: str | None, cache: Path) -> float:
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        "-p",
-        "no:cacheprovider",
+        "-o",
+        f"cache_dir={cache}",
         "-q",
         "difftests",
         "--profile",
@@ -63,9 +65,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         serial, parallel = Path(tmp, "n0"), Path(tmp, f"n{args.workers}")
-        t_serial = run(0, serial, args.profile, args.select)
+        # One pytest cache for both runs, not the repository's: the -n 0 run records each
+        # case's duration and the -n 2 run starts the longest cases first (conftest.py).
+        cache = Path(tmp, "cache")
+        t_serial = run(0, serial, args.profile, args.select, cache)
         print(f"-n 0: {t_serial:.1f} s", flush=True)
-        t_parallel = run(args.workers, parallel, args.profile, args.select)
+        t_parallel = run(args.workers, parallel, args.profile, args.select, cache)
         print(f"-n {args.workers}: {t_parallel:.1f} s", flush=True)
         identical = same_files(serial, parallel)
     print(

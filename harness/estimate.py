@@ -54,21 +54,35 @@ def throughput(points: list[tuple[int, float]], batch_size: int) -> float:
     return float(np.interp(math.log(batch_size), sizes, rates))
 
 
-def estimate(cases: tuple[Case, ...], timings: dict, profile: Profile) -> dict:
-    """Device-hours per (framework, arch) to run ``cases`` under ``profile``."""
+def case_seconds(case: Case, profile: Profile, timings: dict) -> dict[str, float]:
+    """Estimated seconds per framework to train and evaluate ``case`` under ``profile``."""
     train_images, test_images = DATASET_SIZES[profile.dataset]
     train_images = min(train_images, profile.train_subset or train_images)
     test_images = min(test_images, profile.test_subset or test_images)
+    out = {}
+    for framework in ("pytorch", "tensorflow"):
+        key = (framework, case.arch)
+        if key not in timings:
+            raise ConfigError(
+                f"the timings file has no {framework} {case.arch} row: measure it with "
+                f"python benchmarks/overhead.py --framework {framework} --arch {case.arch}"
+            )
+        rate = throughput(timings[key], case.batch_size)
+        seconds = epochs_to_run(case, profile) * train_images / rate + test_images / (3 * rate)
+        out[framework] = seconds * cost_factor(case, profile)
+    return out
+
+
+def cost_factor(case: Case, profile: Profile) -> float:
+    """Timings are measured on the zoo models. A mirror model at width w does about w**2 of
+    their convolution work (channels in and out both scale by w)."""
+    return profile.mirror_width**2 if case.arch_source == "mirror" else 1.0
+
+
+def estimate(cases: tuple[Case, ...], timings: dict, profile: Profile) -> dict:
+    """Device-hours per (framework, arch) to run ``cases`` under ``profile``."""
     hours = defaultdict(float)
     for case in cases:
-        for framework in ("pytorch", "tensorflow"):
-            key = (framework, case.arch)
-            if key not in timings:
-                raise ConfigError(
-                    f"the timings file has no {framework} {case.arch} row: measure it with "
-                    f"python benchmarks/overhead.py --framework {framework} --arch {case.arch}"
-                )
-            rate = throughput(timings[key], case.batch_size)
-            seconds = epochs_to_run(case, profile) * train_images / rate + test_images / (3 * rate)
-            hours[key] += seconds / 3600
+        for framework, seconds in case_seconds(case, profile, timings).items():
+            hours[(framework, case.arch)] += seconds / 3600
     return dict(hours)

@@ -21,6 +21,7 @@ class Profile:
     epochs_cap: int | None  # None: the case's own epochs
     train_subset: int | None  # first N training images (fixed order), None: all
     test_subset: int | None  # first N test images, None: all
+    mirror_width: float  # channel multiplier of mirror models; depth is always the full depth
     seed: int
     intra_op_threads: int  # per process; never taken from the host or from -n
     inter_op_threads: int
@@ -39,6 +40,7 @@ PROFILES: dict[str, Profile] = {
         epochs_cap=2,
         train_subset=1024,
         test_subset=None,
+        mirror_width=0.25,
         seed=0,
         intra_op_threads=1,
         inter_op_threads=1,
@@ -55,6 +57,7 @@ PROFILES: dict[str, Profile] = {
         epochs_cap=None,
         train_subset=None,
         test_subset=None,
+        mirror_width=1.0,
         seed=0,
         intra_op_threads=4,
         inter_op_threads=2,

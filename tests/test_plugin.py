@@ -84,3 +84,25 @@ def test_broken_baselines_fail_naming_file_and_field(tmp_path):
         out = pytest_run("difftests", "-k", case.case_id, "--baselines-dir", str(tmp_path))
         assert out.returncode == 1
         assert f"{path}: {expected}" in out.stdout
+
+
+def test_cases_run_longest_first_by_the_durations_the_last_run_measured(tmp_path):
+    """The order xdist hands cases out in: measured durations first, longest first."""
+    ids = [c.case_id for c in get_case_set("smoke")]
+    cache = tmp_path / "cache"
+    durations = {ids[0]: 5.0, ids[1]: 50.0}  # two measured, the rest estimated
+    folder = cache / "v" / "crossedwires" / "durations"
+    folder.mkdir(parents=True)
+    (folder / "smoke").write_text(json.dumps(durations))
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-o", f"cache_dir={cache}"]
+        + ["difftests", "--collect-only", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    order = [line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if "[" in line]
+    assert sorted(order) == sorted(ids)
+    assert order[:2] == [ids[1], ids[0]]
