@@ -103,24 +103,222 @@ def _zoo(arch: str, num_classes: int):
     raise ValueError(f"arch={arch!r} has no PyTorch zoo builder")
 
 
+# --- mirror models (harness/mirror.py), knobs (harness/knobs.py) ---------------------------
+
+SUPPORTED = {  # knob -> the values this adapter can run
+    "init": ("torch", "shared"),  # "shared": PyTorch's own draws are the shared weights
+    "bn_momentum": None,  # any number
+    "bn_epsilon": None,
+    "bn_running_variance": ("unbiased", "biased"),
+    "adam_epsilon": ("eps", "epsilon_hat"),
+    "loss_input": ("logits",),
+    "strided_padding": ("symmetric",),
+    "tf32": ("matmul off, conv on", "off", "on"),
+}
+
+
+def check_setting(setting: dict) -> None:
+    from ..knobs import unsupported
+
+    for knob, allowed in SUPPORTED.items():
+        if allowed is not None and setting[knob] not in allowed:
+            raise unsupported(NAME, knob, setting[knob], allowed)
+
+
+def build_mirror(spec, setting: dict, device: str):
+    """The mirror description as an ``nn.Module`` whose modules are named by the spec's nodes."""
+    check_setting(setting)
+    return _mirror_class()(spec, setting).to(device)
+
+
+def _mirror_class():
+    """Defined on first use: torch is imported lazily."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class BatchNorm(nn.BatchNorm2d):
+        """``nn.BatchNorm2d``; with ``biased=True`` its running variance keeps the biased batch
+        variance, as Keras' does (knob ``bn_running_variance``). Normalisation is the same."""
+
+        def __init__(self, channels: int, eps: float, momentum: float, biased: bool):
+            super().__init__(channels, eps=eps, momentum=momentum)
+            self.biased = biased
+
+        def forward(self, x):
+            if not (self.training and self.biased):
+                return super().forward(x)
+            with torch.no_grad():
+                mean = x.mean((0, 2, 3))
+                var = x.var((0, 2, 3), unbiased=False)
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var, self.momentum)
+                self.num_batches_tracked += 1
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+    class MirrorNet(nn.Module):
+        def __init__(self, spec, setting: dict):
+            super().__init__()
+            self.spec = spec
+            self.layers = nn.ModuleDict()
+            shapes = spec.shapes()
+            for n in spec.nodes:
+                cin = shapes[n.inputs[0]][0]
+                if n.op == "conv":
+                    self.layers[n.name] = nn.Conv2d(
+                        cin, n.units, n.kernel, n.stride, n.padding, bias=n.bias
+                    )
+                elif n.op == "bn":
+                    self.layers[n.name] = BatchNorm(
+                        cin,
+                        setting["bn_epsilon"],
+                        setting["bn_momentum"],
+                        setting["bn_running_variance"] == "biased",
+                    )
+                elif n.op == "dense":
+                    self.layers[n.name] = nn.Linear(cin, n.units, bias=n.bias)
+                elif n.op == "maxpool":
+                    self.layers[n.name] = nn.MaxPool2d(n.kernel, n.stride, n.padding)
+                elif n.op == "avgpool":
+                    self.layers[n.name] = nn.AvgPool2d(n.kernel, n.stride, n.padding)
+
+        def forward(self, x):
+            values = {self.spec.input_name: x}
+            for n in self.spec.nodes:
+                args = [values[i] for i in n.inputs]
+                if n.name in self.layers:
+                    out = self.layers[n.name](args[0])
+                elif n.op == "relu":
+                    out = F.relu(args[0])
+                elif n.op == "gap":
+                    out = args[0].mean((2, 3))
+                elif n.op == "flatten":
+                    out = torch.flatten(args[0], 1)  # C, H, W order: the neutral layout's
+                elif n.op == "add":
+                    out = args[0] + args[1]
+                elif n.op == "concat":
+                    out = torch.cat(args, 1)
+                else:
+                    raise ValueError(f"mirror op {n.op!r} has no PyTorch implementation")
+                values[n.name] = out
+            return values[self.spec.output]
+
+    return MirrorNet
+
+
+_PARAM = {"kernel": "weight", "bias": "bias", "gamma": "weight", "beta": "bias"}
+_BUFFER = {"moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+def get_mirror_weights(model) -> dict[str, np.ndarray]:
+    """Every parameter and running statistic by its neutral name, in the neutral layout
+    (PyTorch's own: see ``harness/mirror.py``)."""
+    out = {}
+    for neutral in model.spec.parameters():
+        node, param = neutral.split("/")
+        tensor = getattr(model.layers[node], _PARAM.get(param) or _BUFFER[param])
+        out[neutral] = tensor.detach().cpu().numpy().copy()
+    return out
+
+
+def set_mirror_weights(model, arrays: dict[str, np.ndarray]) -> None:
+    """Load neutral-layout arrays; names and shapes must match the model's exactly."""
+    from ..transfer import check_names_and_shapes
+
+    check_names_and_shapes(NAME, get_mirror_weights(model), arrays)
+    with torch.no_grad():
+        for neutral, value in arrays.items():
+            node, param = neutral.split("/")
+            tensor = getattr(model.layers[node], _PARAM.get(param) or _BUFFER[param])
+            tensor.copy_(torch.from_numpy(np.asarray(value, dtype=np.float32)))
+
+
+def forward(model, x: np.ndarray, training: bool) -> np.ndarray:
+    """The model's output on uint8 NHWC images, in training or inference mode, as float64.
+    In training mode batch norms use the batch statistics (and update their running ones)."""
+    model.train(training)
+    with torch.no_grad():
+        out = model(_to_tensor(x).to(_device_of(model)))
+    return out.double().cpu().numpy()
+
+
+def _epsilon_hat_adam():
+    class EpsilonHatAdam(torch.optim.Optimizer):
+        """Adam as Keras computes it (knob ``adam_epsilon`` = ``epsilon_hat``):
+        ``w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``, the same operations in
+        the same order as keras/src/optimizers/adam.py ``update_step``."""
+
+        def __init__(self, params, lr, eps, betas=(0.9, 0.999)):
+            super().__init__(params, {"lr": lr, "eps": eps, "betas": betas})
+
+        @torch.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                b1, b2 = group["betas"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["t"] = 0
+                        state["m"] = torch.zeros_like(p)
+                        state["v"] = torch.zeros_like(p)
+                    state["t"] += 1
+                    t = state["t"]
+                    alpha = group["lr"] * math.sqrt(1 - b2**t) / (1 - b1**t)
+                    m, v, g = state["m"], state["v"], p.grad
+                    m.add_((g - m) * (1 - b1))
+                    v.add_((g.square() - v) * (1 - b2))
+                    p.sub_((m * alpha) / (v.sqrt() + group["eps"]))
+
+    return EpsilonHatAdam
+
+
+def _set_tf32(value: str) -> None:
+    """Knob ``tf32``: PyTorch's default is TF32 off for matmul and on for cuDNN convs."""
+    modes = {"matmul off, conv on": (False, True), "off": (False, False), "on": (True, True)}
+    matmul, conv = modes[value]
+    torch.backends.cuda.matmul.allow_tf32 = matmul
+    torch.backends.cudnn.allow_tf32 = conv
+
+
 def _to_tensor(x: np.ndarray):
     """uint8 NHWC -> float32 NCHW in [0, 1], as torchvision's ToTensor()."""
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
-def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int, on_epoch_end=None) -> dict:
+def train(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    hp: dict,
+    epochs: int,
+    on_epoch_end=None,
+    setting: dict | None = None,
+) -> dict:
     """Adam(lr, eps), CrossEntropyLoss on logits, batches in dataset order (shuffle=False).
     ``on_epoch_end(epoch)``, when given, is called after each epoch (benchmarks time epochs).
+    ``setting`` holds the knobs (``harness.knobs``): None is PyTorch's defaults; a zoo model
+    reads only ``tf32``, a mirror model reads ``adam_epsilon`` here and the rest at build time.
 
     The whole training set is moved to the model's device once and batches are slices of it:
     no per-step host copies and no per-sample collation (what a DataLoader over a
     TensorDataset does). The loss is summed on the device and read once per epoch, so CUDA
     never waits for the host mid-epoch; a non-finite epoch loss stops training as diverged.
     """
+    from ..knobs import settings
+
+    setting = setting or settings("native")[NAME]
+    _set_tf32(setting["tf32"])
     device = _device_of(model)
     xs, ys = _to_tensor(x).to(device), torch.from_numpy(y).to(device)
     bs = hp["batch_size"]
-    optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"])
+    if setting["adam_epsilon"] == "epsilon_hat":
+        optimizer = _epsilon_hat_adam()(
+            model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"]
+        )
+    else:
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"]
+        )
     loss_fn = torch.nn.CrossEntropyLoss()
     losses: list[float | None] = []
     diverged = False

@@ -112,20 +112,179 @@ def build_zoo(arch: str, num_classes: int, input_shape: tuple[int, int, int], de
     )
 
 
+# --- mirror models (harness/mirror.py), knobs (harness/knobs.py) ---------------------------
+
+SUPPORTED = {  # knob -> the values this adapter can run
+    "init": ("keras", "shared"),  # "shared": the caller loads the shared weights after building
+    "bn_momentum": None,  # any number
+    "bn_epsilon": None,
+    "bn_running_variance": ("biased",),
+    "adam_epsilon": ("epsilon_hat",),
+    "loss_input": ("logits", "probabilities"),
+    "strided_padding": ("symmetric", "same"),
+    "tf32": ("on", "off"),
+}
+
+
+def check_setting(setting: dict) -> None:
+    from ..knobs import unsupported
+
+    for knob, allowed in SUPPORTED.items():
+        if allowed is not None and setting[knob] not in allowed:
+            raise unsupported(NAME, knob, setting[knob], allowed)
+
+
+def build_mirror(spec, setting: dict, device: str):
+    """The mirror description as a functional Keras model; layers are named by the spec's nodes.
+    Padding follows knob ``strided_padding``; with ``loss_input="probabilities"`` the model ends
+    in a softmax, as keras.applications' heads do."""
+    check_setting(setting)
+    layers = keras.layers
+    values = {spec.input_name: keras.Input(shape=spec.input_shape, name=spec.input_name)}
+    for n in spec.nodes:
+        args = [values[i] for i in n.inputs]
+        x = args[0]
+        if n.op in ("conv", "maxpool", "avgpool"):
+            padding = "valid"
+            if n.padding and n.stride == 1 and 2 * n.padding == n.kernel - 1:
+                padding = "same"  # at stride 1 with an odd kernel 'same' is symmetric
+            elif n.padding and setting["strided_padding"] == "same":
+                padding = "same"  # TF's rule: the extra pixel goes bottom/right
+            elif n.padding:
+                x = layers.ZeroPadding2D(n.padding, name=f"{n.name}_pad")(x)
+            if n.op == "conv":
+                out = layers.Conv2D(
+                    n.units, n.kernel, n.stride, padding, use_bias=n.bias, name=n.name
+                )(x)
+            else:
+                pool = layers.MaxPooling2D if n.op == "maxpool" else layers.AveragePooling2D
+                out = pool(n.kernel, n.stride, padding, name=n.name)(x)
+        elif n.op == "bn":
+            out = layers.BatchNormalization(
+                momentum=1.0 - setting["bn_momentum"], epsilon=setting["bn_epsilon"], name=n.name
+            )(x)
+        elif n.op == "relu":
+            out = layers.ReLU(name=n.name)(x)
+        elif n.op == "dense":
+            out = layers.Dense(n.units, use_bias=n.bias, name=n.name)(x)
+        elif n.op == "gap":
+            out = layers.GlobalAveragePooling2D(name=n.name)(x)
+        elif n.op == "flatten":
+            out = layers.Flatten(name=n.name)(x)  # H, W, C order: transfer permutes
+        elif n.op == "add":
+            out = layers.Add(name=n.name)(args)
+        elif n.op == "concat":
+            out = layers.Concatenate(name=n.name)(args)
+        else:
+            raise ValueError(f"mirror op {n.op!r} has no Keras implementation")
+        values[n.name] = out
+    out = values[spec.output]
+    if setting["loss_input"] == "probabilities":
+        out = layers.Softmax(name="softmax")(out)
+    model = keras.Model(values[spec.input_name], out, name=f"{spec.arch}_mirror")
+    model.mirror_spec = spec
+    return model
+
+
+def get_mirror_weights(model) -> dict[str, np.ndarray]:
+    """Every parameter and running statistic by neutral name, converted to the neutral layout
+    (PyTorch's: conv (out, in, kH, kW), dense (out, in), flattened inputs in C, H, W order)."""
+    spec, shapes = model.mirror_spec, model.mirror_spec.shapes()
+    out = {}
+    for neutral, op in spec.parameters().items():
+        node, param = neutral.split("/")
+        value = np.asarray(getattr(model.get_layer(node), param).numpy())
+        if param == "kernel":
+            value = _kernel_to_neutral(value, op, _flatten_input(spec, shapes, node))
+        out[neutral] = value
+    return out
+
+
+def set_mirror_weights(model, arrays: dict[str, np.ndarray]) -> None:
+    """Load neutral-layout arrays; names and shapes must match the model's exactly."""
+    from ..transfer import check_names_and_shapes
+
+    spec, shapes = model.mirror_spec, model.mirror_spec.shapes()
+    check_names_and_shapes(NAME, get_mirror_weights(model), arrays)
+    for neutral, op in spec.parameters().items():
+        node, param = neutral.split("/")
+        value = np.asarray(arrays[neutral], dtype=np.float32)
+        if param == "kernel":
+            value = _kernel_from_neutral(value, op, _flatten_input(spec, shapes, node))
+        getattr(model.get_layer(node), param).assign(value)
+
+
+def _flatten_input(spec, shapes, node: str):
+    """(C, H, W) that a flatten feeds into this dense node, else None."""
+    first = spec.node(node).inputs[0]
+    if first == spec.input_name or spec.node(first).op != "flatten":
+        return None
+    return shapes[spec.node(first).inputs[0]]
+
+
+def _kernel_to_neutral(k: np.ndarray, op: str, flat_chw) -> np.ndarray:
+    if op == "conv":  # (kH, kW, in, out) -> (out, in, kH, kW)
+        return k.transpose(3, 2, 0, 1).copy()
+    if flat_chw is not None:  # rows in H, W, C order -> columns in C, H, W order
+        c, h, w = flat_chw
+        return k.reshape(h, w, c, -1).transpose(3, 2, 0, 1).reshape(-1, c * h * w).copy()
+    return k.T.copy()  # (in, out) -> (out, in)
+
+
+def _kernel_from_neutral(k: np.ndarray, op: str, flat_chw) -> np.ndarray:
+    if op == "conv":
+        return k.transpose(2, 3, 1, 0)
+    if flat_chw is not None:
+        c, h, w = flat_chw
+        return k.reshape(-1, c, h, w).transpose(2, 3, 1, 0).reshape(h * w * c, -1)
+    return k.T
+
+
+def forward(model, x: np.ndarray, training: bool) -> np.ndarray:
+    """The model's output on uint8 NHWC images, in training or inference mode, as float64.
+    In training mode batch norms use the batch statistics (and update their running ones)."""
+    return np.asarray(model(_to_array(x), training=training)).astype(np.float64)
+
+
+def _set_tf32(value: str) -> None:
+    """Knob ``tf32``: TensorFlow's default is on (matmul and conv, Ampere and newer)."""
+    tf.config.experimental.enable_tensor_float_32_execution(value == "on")
+
+
 def _to_array(x: np.ndarray) -> np.ndarray:
     """uint8 NHWC -> float32 NHWC in [0, 1] (Keras is channels_last)."""
     return x.astype(np.float32) / np.float32(255.0)
 
 
-def train(model, x: np.ndarray, y: np.ndarray, hp: dict, epochs: int, on_epoch_end=None) -> dict:
+def train(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    hp: dict,
+    epochs: int,
+    on_epoch_end=None,
+    setting: dict | None = None,
+) -> dict:
     """Adam(learning_rate, epsilon), SparseCategoricalCrossentropy on the softmax output,
     ``fit(shuffle=False)``; everything else at Keras' defaults.
-    ``on_epoch_end(epoch)``, when given, is called after each epoch (benchmarks time epochs)."""
+    ``on_epoch_end(epoch)``, when given, is called after each epoch (benchmarks time epochs).
+    ``setting`` holds the knobs (``harness.knobs``): None is Keras' defaults; training reads
+    ``tf32``, ``adam_epsilon`` and ``loss_input``, the rest were read at build time."""
+    from ..knobs import settings
+
+    setting = setting or settings("native")[NAME]
+    if setting["adam_epsilon"] != "epsilon_hat":
+        from ..knobs import unsupported
+
+        raise unsupported(NAME, "adam_epsilon", setting["adam_epsilon"], ("epsilon_hat",))
+    _set_tf32(setting["tf32"])
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"]
         ),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=setting["loss_input"] == "logits"
+        ),
     )
     history = model.fit(
         _to_array(x),
