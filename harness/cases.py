@@ -47,8 +47,8 @@ from .errors import ConfigError
 
 ARCHS = ("vgg16", "resnet50", "densenet121")
 OPTIMIZERS = ("adam",)
-ARCH_SOURCES = ("zoo",)
-MODES = ("native",)
+ARCH_SOURCES = ("zoo", "mirror")  # harness/mirror.py says what a mirror model is
+MODES = ("native", "aligned")  # harness/knobs.py says what aligned sets
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,11 @@ class Case:
             )
         if self.mode not in MODES:
             raise ConfigError(f"mode={self.mode!r} is unknown: use one of {', '.join(MODES)}")
+        if self.mode == "aligned" and self.arch_source != "mirror":
+            raise ConfigError(
+                f"mode='aligned' needs arch_source='mirror' (got {self.arch_source!r}): zoo "
+                "models differ in structure, so they cannot share weights"
+            )
         if self.tolerance is not None:
             if not (self.tolerance > 0 and math.isfinite(self.tolerance)):
                 raise ConfigError(f"tolerance={self.tolerance!r} must be a finite number > 0")
@@ -180,6 +185,7 @@ class SmokeEntry:
     why: str
     tolerance: float | None = None
     tolerance_reason: str | None = None
+    arch_source: str = "zoo"  # a mirror entry runs in every mode
 
 
 # Chosen from the published configurations (small batch sizes, so that a 1024-image epoch has
@@ -196,6 +202,11 @@ SMOKE_ENTRIES: tuple[SmokeEntry, ...] = (
     SmokeEntry("densenet121", "dual_train_aedce656", 1, "lr 0.1 at bs10, the published 1 epoch"),
     SmokeEntry("densenet121", "dual_train_b36d7b0e", 2, "the published 2 epochs, bs89"),
     SmokeEntry("densenet121", "dual_train_1819f1b4", 2, "bs10, eps 1.0: 206 steps, both learn"),
+    # Mirror models (width from the profile) in both modes. Large Adam epsilons (0.6-0.73), where
+    # the two frameworks' epsilon conventions are furthest apart: `crossedwires explain` cases.
+    SmokeEntry("vgg16", "dual_train_1f9197cc", 1, "eps 0.73, bs25", arch_source="mirror"),
+    SmokeEntry("resnet50", "dual_train_8b9f2f16", 1, "eps 0.61, bs10", arch_source="mirror"),
+    SmokeEntry("densenet121", "dual_train_b46dfe00", 1, "eps 0.60, bs13", arch_source="mirror"),
 )
 
 
@@ -210,16 +221,19 @@ def smoke_cases() -> tuple[Case, ...]:
                 f"smoke entry {entry.trial}: epochs={entry.epochs} exceeds the published "
                 f"{base.epochs}; a smoke case may run fewer epochs, never more"
             )
-        cases.append(
-            replace(
-                base,
-                epochs=entry.epochs,
-                case_set="smoke",
-                published_epochs=base.epochs,
-                tolerance=entry.tolerance,
-                tolerance_reason=entry.tolerance_reason,
+        for mode in MODES if entry.arch_source == "mirror" else ("native",):
+            cases.append(
+                replace(
+                    base,
+                    epochs=entry.epochs,
+                    case_set="smoke",
+                    published_epochs=base.epochs,
+                    tolerance=entry.tolerance,
+                    tolerance_reason=entry.tolerance_reason,
+                    arch_source=entry.arch_source,
+                    mode=mode,
+                )
             )
-        )
     return tuple(cases)
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cases import MODES
 from .errors import ConfigError
 
 FRAMEWORKS = ("pytorch", "tensorflow")
-MODES = ("native", "aligned")
 
 
 @dataclass(frozen=True)

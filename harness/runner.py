@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, judge
+from . import atomic, judge, knobs, mirror
 from .adapters import FRAMEWORKS, get_adapter
 from .cases import Case
 from .data import Dataset
@@ -42,6 +42,23 @@ def environment(profile: Profile) -> dict:
     return env
 
 
+def mirror_spec(case: Case, profile: Profile, data: Dataset) -> mirror.Spec:
+    return mirror.spec(
+        case.arch, data.num_classes, profile.mirror_width, tuple(data.x_train.shape[1:])
+    )
+
+
+def shared_initial_weights(case: Case, profile: Profile, data: Dataset) -> dict:
+    """Knob ``init="shared"``: PyTorch's seeded initial weights of the mirror model, in the
+    neutral layout; every framework whose setting says ``shared`` starts from them."""
+    adapter = get_adapter("pytorch")
+    adapter.seed(profile.seed)
+    model = adapter.build_mirror(
+        mirror_spec(case, profile, data), knobs.settings("aligned")["pytorch"], "cpu"
+    )
+    return adapter.get_mirror_weights(model)
+
+
 def run_framework(
     framework: str,
     case: Case,
@@ -49,10 +66,13 @@ def run_framework(
     data: Dataset,
     device: str,
     weights_to: Path | None = None,
+    setting: dict | None = None,
+    initial_weights: dict | None = None,
 ) -> dict:
     """Train and evaluate one framework's model. A failing run is recorded, not raised; a
     problem of the set-up (a missing framework, bad input) is raised. With ``weights_to`` the
-    trained weights are saved there as ``.npz`` (never pickle)."""
+    trained weights are saved there as ``.npz`` (never pickle). ``setting`` is this framework's
+    knobs (None: its defaults); a mirror model starts from ``initial_weights`` when given."""
     adapter = get_adapter(framework)
     result: dict = {
         "error": None,
@@ -65,7 +85,12 @@ def run_framework(
     try:
         adapter.seed(profile.seed)  # before the model is built: initial weights are seeded
         shape = tuple(data.x_train.shape[1:])
-        model = adapter.build_zoo(case.arch, data.num_classes, shape, device)
+        if case.arch_source == "mirror":
+            model = adapter.build_mirror(mirror_spec(case, profile, data), setting, device)
+            if initial_weights is not None:
+                adapter.set_mirror_weights(model, initial_weights)
+        else:
+            model = adapter.build_zoo(case.arch, data.num_classes, shape, device)
         result.update(
             adapter.train(
                 model,
@@ -73,6 +98,7 @@ def run_framework(
                 data.y_train,
                 case.hyperparameters(),
                 epochs_to_run(case, profile),
+                setting=setting,
             )
         )
         predictions = adapter.predict(model, data.x_test)
@@ -90,11 +116,31 @@ def run_framework(
     return {"result": result, "predictions": predictions}
 
 
-def run_case(case: Case, profile: Profile, data: Dataset, weights_dir: Path | None = None) -> dict:
+def case_setting(case: Case) -> dict | None:
+    """Per framework, the knobs a case runs with: its mode's for a mirror case; None (each
+    framework's defaults, nothing to record) for a zoo case."""
+    return knobs.settings(case.mode) if case.arch_source == "mirror" else None
+
+
+def run_case(
+    case: Case,
+    profile: Profile,
+    data: Dataset,
+    weights_dir: Path | None = None,
+    setting: dict | None = None,
+) -> dict:
     """Train ``case`` in both frameworks under ``profile``; its record. With ``weights_dir``
-    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz``."""
+    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz``. ``setting``
+    (``{framework: {knob: value}}``, mirror cases only) replaces the case mode's knobs, as
+    ``crossedwires explain`` does."""
     data = data.subset(profile.train_subset, profile.test_subset)
     env = environment(profile)
+    if setting is not None and case.arch_source != "mirror":
+        raise HarnessError(f"{case.case_id}: knobs apply to mirror cases only")
+    setting = setting or case_setting(case)
+    initial = None
+    if setting and any(setting[fw]["init"] == "shared" for fw in FRAMEWORKS):
+        initial = shared_initial_weights(case, profile, data)
     runs = {
         fw: run_framework(
             fw,
@@ -103,10 +149,12 @@ def run_case(case: Case, profile: Profile, data: Dataset, weights_dir: Path | No
             data,
             env[fw]["device"],
             Path(weights_dir) / f"{case.case_id}.{fw}.npz" if weights_dir else None,
+            setting=setting[fw] if setting else None,
+            initial_weights=initial if setting and setting[fw]["init"] == "shared" else None,
         )
         for fw in FRAMEWORKS
     }
-    return build_record(case, profile, data, runs, env)
+    return build_record(case, profile, data, runs, env, setting)
 
 
 def save_weights(path: Path, arrays: dict) -> None:
@@ -126,7 +174,12 @@ def profile_block(profile: Profile) -> dict:
 
 
 def build_record(
-    case: Case, profile: Profile, data: Dataset, runs: dict[str, dict], env: dict
+    case: Case,
+    profile: Profile,
+    data: Dataset,
+    runs: dict[str, dict],
+    env: dict,
+    setting: dict | None = None,
 ) -> dict:
     results = {fw: run["result"] for fw, run in runs.items()}
     tolerance = tolerance_of(case, profile)
@@ -138,7 +191,7 @@ def build_record(
             "accuracy_diff": abs(a - b),
             "prediction_agreement": judge.prediction_agreement(*preds),
         }
-    return {
+    record = {
         "schema_version": SCHEMA_VERSION,
         "case": {
             "id": case.case_id,
@@ -159,3 +212,9 @@ def build_record(
         "verdict": judge.verdict(results, tolerance["accuracy_diff"]),
         "environment": env,
     }
+    if case.arch_source == "mirror":
+        record["mirror"] = {
+            "width": profile.mirror_width,
+            "knobs": knobs.record(setting or case_setting(case)),
+        }
+    return record

@@ -236,7 +236,7 @@ def forward(model, x: np.ndarray, training: bool) -> np.ndarray:
     In training mode batch norms use the batch statistics (and update their running ones)."""
     model.train(training)
     with torch.no_grad():
-        out = model(_to_tensor(x).to(_device_of(model)))
+        out = model(_to_tensor(x).to(_device_of(model), _dtype_of(model)))
     return out.double().cpu().numpy()
 
 
@@ -308,8 +308,8 @@ def train(
 
     setting = setting or settings("native")[NAME]
     _set_tf32(setting["tf32"])
-    device = _device_of(model)
-    xs, ys = _to_tensor(x).to(device), torch.from_numpy(y).to(device)
+    device, dtype = _device_of(model), _dtype_of(model)
+    xs, ys = _to_tensor(x).to(device, dtype), torch.from_numpy(y).to(device)
     bs = hp["batch_size"]
     if setting["adam_epsilon"] == "epsilon_hat":
         optimizer = _epsilon_hat_adam()(
@@ -358,3 +358,8 @@ def weights(model) -> dict[str, np.ndarray]:
 
 def _device_of(model):
     return next(model.parameters()).device
+
+
+def _dtype_of(model):
+    """float32, or float64 where a test runs a float64 copy as the rounding-free reference."""
+    return next(model.parameters()).dtype

@@ -1,0 +1,181 @@
+"""Every knob's framework values, pinned against the installed frameworks.
+
+``harness/knobs.py`` states each framework's default; these tests check the statements against
+torch and Keras as installed, so an upgrade that changes a default fails here by name. They also
+check that the adapters' implementations of the other side's value (PyTorch's batch norm with a
+biased running variance, PyTorch's Adam with Keras' epsilon) compute what Keras computes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness import knobs
+from harness.adapters import get_adapter
+from harness.profiles import get_profile
+
+pt = get_adapter("pytorch")
+tf = get_adapter("tensorflow")
+SMOKE = get_profile("smoke")
+for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
+    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+torch, keras = pt.torch, tf.keras
+K = knobs.BY_NAME
+PINNED = set()
+
+
+def pins(name):
+    PINNED.add(name)
+    return K[name]
+
+
+def nchw(rng, shape=(8, 4, 5, 5)):
+    return rng.normal(2.0, 3.0, shape).astype(np.float32)
+
+
+def test_bn_momentum_and_epsilon_defaults():
+    momentum, eps = pins("bn_momentum"), pins("bn_epsilon")
+    bn_pt, bn_tf = torch.nn.BatchNorm2d(4), keras.layers.BatchNormalization()
+    assert bn_pt.momentum == momentum.pytorch and bn_pt.eps == eps.pytorch
+    assert 1.0 - bn_tf.momentum == pytest.approx(momentum.tensorflow)
+    assert bn_tf.epsilon == eps.tensorflow
+
+
+def test_bn_running_variance_conventions_and_the_biased_pytorch_batch_norm():
+    knob = pins("bn_running_variance")
+    x = nchw(np.random.default_rng(0))
+    n = x.shape[0] * x.shape[2] * x.shape[3]
+    biased = x.var(axis=(0, 2, 3))
+    # momentum 1 (PyTorch) / 0 (Keras): the running variance is the batch's variance.
+    bn_pt = torch.nn.BatchNorm2d(4, momentum=1.0)
+    bn_pt(torch.from_numpy(x))
+    stored_pt = bn_pt.running_var.numpy()
+    bn_tf = keras.layers.BatchNormalization(momentum=0.0)
+    bn_tf(x.transpose(0, 2, 3, 1), training=True)
+    stored_tf = bn_tf.moving_variance.numpy()
+    conventions = {"unbiased": biased * n / (n - 1), "biased": biased}
+    np.testing.assert_allclose(stored_pt, conventions[knob.pytorch], rtol=1e-5)
+    np.testing.assert_allclose(stored_tf, conventions[knob.tensorflow], rtol=1e-5)
+    # The adapter's PyTorch batch norm, asked for Keras' convention, stores what Keras stores.
+    spec_bn = pt._mirror_class  # noqa: F841  (the class is built lazily with the model)
+    from harness import mirror
+
+    aligned = dict(knobs.settings("aligned")["pytorch"], bn_momentum=1.0)
+    model = pt.build_mirror(mirror.spec("resnet50", 10, 0.125), aligned, "cpu")
+    bn = model.layers["conv1_bn"]
+    y = nchw(np.random.default_rng(1), (8, bn.num_features, 5, 5))
+    out = bn(torch.from_numpy(y))
+    np.testing.assert_allclose(bn.running_var.numpy(), y.var(axis=(0, 2, 3)), rtol=1e-5)
+    reference = torch.nn.functional.batch_norm(
+        torch.from_numpy(y), None, None, bn.weight, bn.bias, True, 0.0, bn.eps
+    )
+    torch.testing.assert_close(out, reference)
+
+
+def test_pytorch_batch_norm_with_pytorch_values_is_torchs_own():
+    from harness import mirror
+
+    native = knobs.settings("native")["pytorch"]
+    model = pt.build_mirror(mirror.spec("resnet50", 10, 0.125), native, "cpu")
+    bn = model.layers["conv1_bn"]
+    ref = torch.nn.BatchNorm2d(bn.num_features)
+    y = torch.from_numpy(nchw(np.random.default_rng(2), (8, bn.num_features, 5, 5)))
+    torch.testing.assert_close(bn(y), ref(y), rtol=0, atol=0)
+    torch.testing.assert_close(bn.running_var, ref.running_var, rtol=0, atol=0)
+
+
+def test_adam_epsilon_conventions():
+    knob = pins("adam_epsilon")
+    assert (knob.pytorch, knob.tensorflow) == ("eps", "epsilon_hat")
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(scale=0.01, size=w0.shape).astype(np.float32) for _ in range(5)]
+    lr, eps = 0.01, 0.5
+
+    def run_torch(make):
+        w = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+        opt = make([w])
+        for g in grads:
+            w.grad = torch.from_numpy(g)
+            opt.step()
+        return w.detach().numpy()
+
+    w_tf = keras.Variable(w0.copy())
+    opt = keras.optimizers.Adam(learning_rate=lr, epsilon=eps)
+    for g in grads:
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), w_tf)])
+    keras_result = np.asarray(w_tf.numpy())
+    ours = run_torch(lambda p: pt._epsilon_hat_adam()(p, lr=lr, eps=eps))
+    torchs = run_torch(lambda p: torch.optim.Adam(p, lr=lr, eps=eps))
+    np.testing.assert_allclose(ours, keras_result, rtol=0, atol=1e-7)
+    # The same number means something else: PyTorch's steps are much larger at eps=0.5.
+    assert np.abs(torchs - w0).mean() > 10 * np.abs(keras_result - w0).mean()
+
+
+def test_strided_same_padding_puts_the_extra_pixel_bottom_right():
+    knob = pins("strided_padding")
+    assert (knob.pytorch, knob.tensorflow) == ("symmetric", "same")
+    x = np.random.default_rng(4).normal(size=(1, 32, 32, 2)).astype(np.float32)
+    k = np.random.default_rng(5).normal(size=(3, 3, 2, 1)).astype(np.float32)
+    same = np.asarray(tf.tf.nn.conv2d(x, k, strides=2, padding="SAME"))
+    xt, kt = torch.from_numpy(x.transpose(0, 3, 1, 2)), torch.from_numpy(k.transpose(3, 2, 0, 1))
+    pad01 = torch.nn.functional.conv2d(torch.nn.functional.pad(xt, (0, 1, 0, 1)), kt, stride=2)
+    pad11 = torch.nn.functional.conv2d(xt, kt, stride=2, padding=1)
+    np.testing.assert_allclose(same, pad01.numpy().transpose(0, 2, 3, 1), atol=1e-5)
+    assert not np.allclose(same, pad11.numpy().transpose(0, 2, 3, 1), atol=1e-3)
+
+
+def test_layer_default_initializers():
+    knob = pins("init")
+    assert (knob.pytorch, knob.tensorflow) == ("torch", "keras")
+    conv_tf = keras.layers.Conv2D(8, 3)
+    assert type(conv_tf.kernel_initializer).__name__ == "GlorotUniform"
+    assert type(conv_tf.bias_initializer).__name__ == "Zeros"
+    torch.manual_seed(0)
+    conv_pt = torch.nn.Conv2d(64, 64, 3)
+    fan_in = 64 * 9
+    # kaiming_uniform(a=sqrt(5)) is U(+-1/sqrt(fan_in)); its std is 1/sqrt(3 fan_in)
+    assert float(conv_pt.weight.abs().max()) <= 1 / fan_in**0.5
+    assert float(conv_pt.weight.std()) == pytest.approx((3 * fan_in) ** -0.5, rel=0.02)
+    assert float(conv_pt.bias.abs().max()) > 0  # torch's biases are not zero
+
+
+def test_cross_entropy_inputs():
+    knob = pins("loss_input")
+    assert (knob.pytorch, knob.tensorflow) == ("logits", "probabilities")
+    assert keras.losses.SparseCategoricalCrossentropy().get_config()["from_logits"] is False
+    assert (
+        keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+        .layers[-1]
+        .activation.__name__
+        == "softmax"
+    )
+
+
+def test_tf32_defaults_in_a_fresh_process():
+    knob = pins("tf32")
+    code = (
+        "import torch, tensorflow as tf;"
+        "print(torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,"
+        "tf.config.experimental.tensor_float_32_execution_enabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    matmul, conv, tf32 = out.stdout.split()[-3:]
+    assert knob.pytorch == "matmul off, conv on" and (matmul, conv) == ("False", "True")
+    assert knob.tensorflow == "on" and tf32 == "True"
+
+
+def test_every_knob_is_pinned_by_a_test_here():
+    # Runs last in this file (pytest keeps file order without -p randomly).
+    assert PINNED == set(K), f"knobs without a pin test: {sorted(set(K) - PINNED)}"
+
+
+def test_aligned_values_are_runnable_on_both_sides_and_native_values_on_their_own():
+    for fw in knobs.FRAMEWORKS:
+        adapter = get_adapter(fw)
+        adapter.check_setting(knobs.settings("native")[fw])
+        adapter.check_setting(knobs.settings("aligned")[fw])
