@@ -3,6 +3,8 @@
     crossedwires cases --profile smoke            list the case ids of a profile's case set
     crossedwires export --profile smoke [--out F] one CSV of all baselines of a profile
     crossedwires estimate --profile full          device-hours to regenerate, from timings
+    crossedwires explain CASE-ID [--json]         which framework default carries a gap
+    crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
 
 Training and checking run through pytest (``pytest difftests``), which this command never wraps.
 """
@@ -120,6 +122,50 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from .cases import find_case, parse_case_id
+    from .errors import ConfigError
+    from .explain import default_jobs, explain, format_table
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile)
+    try:
+        case = find_case(args.case_id)
+    except ConfigError:
+        try:
+            case = parse_case_id(args.case_id)  # any well-formed id is a case to explain
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; known cases: crossedwires cases --profile NAME") from None
+    if case.arch_source != "mirror":
+        print(
+            f"note: {case.case_id} is a zoo case; explain trains its mirror counterpart (the "
+            "same hyperparameters on structurally identical models)",
+            file=sys.stderr,
+        )
+    jobs = args.jobs or default_jobs(profile)
+    report = explain(case, profile, args.data_dir, jobs=jobs, progress=not args.no_progress)
+    text = json.dumps(report, indent=2, sort_keys=True) if args.json else format_table(report)
+    if args.out:
+        atomic.write_text(Path(args.out), text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_knobs(args) -> int:
+    from . import knobs
+
+    if args.format == "markdown":
+        print(knobs.markdown_table())
+        return 0
+    for k in knobs.KNOBS:
+        print(f"{k.name}: {k.what}")
+        print(f"    PyTorch {k.pytorch!r}, TensorFlow {k.tensorflow!r}, aligned {k.aligned!r}")
+        print(f"    source: {k.source}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossedwires", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +187,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON from benchmarks/overhead.py --json (default: docs/timings-cpu.json)",
     )
     est.set_defaults(func=cmd_estimate)
+
+    exp = sub.add_parser(
+        "explain",
+        help="train a mirror case native, aligned and with each knob moved alone: which "
+        "framework default carries the accuracy gap",
+    )
+    exp.add_argument("case_id", metavar="CASE-ID", help="e.g. from: crossedwires cases")
+    exp.add_argument("--profile", default="smoke", help="where and how big (default: smoke)")
+    exp.add_argument("--json", action="store_true", help="the numbers as JSON, not a table")
+    exp.add_argument("--out", help="write the table (or JSON) to this file")
+    exp.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: the cores over the profile's threads; 1 on CUDA)",
+    )
+    exp.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
+    exp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    exp.set_defaults(func=cmd_explain)
+
+    kn = sub.add_parser("knobs", help="the known default differences between the frameworks")
+    kn.add_argument("--format", choices=("text", "markdown"), default="text")
+    kn.set_defaults(func=cmd_knobs)
 
     cases = sub.add_parser("cases", help="list the case ids of a profile's case set")
     cases.add_argument("--profile", default="smoke")
