@@ -18,6 +18,7 @@ from harness.profiles import PROFILES, get_profile
 
 ROOT = Path(__file__).parent
 SUMMARY_KEY = "crossedwires"
+EXPLAIN_KEY = "crossedwires-explain"
 TIMINGS = ROOT / "docs" / "timings-cpu.json"  # measured by benchmarks/overhead.py
 
 
@@ -56,6 +57,12 @@ def pytest_addoption(parser):
         default=None,
         help="folder holding CIFAR-10 (cifar-10-python.tar.gz or cifar-10-batches-py/); "
         "default: $CROSSEDWIRES_DATA or ~/.cache/crossedwires",
+    )
+    group.addoption(
+        "--explain",
+        action="store_true",
+        help="also run `crossedwires explain` on each selected mirror case (native mode) and "
+        "print its table at the end: which framework default carries the gap",
     )
     group.addoption(
         "--download",
@@ -171,6 +178,22 @@ def weights_root(request) -> Path | None:
 
 
 @pytest.fixture
+def explain_table(request, profile):
+    """With --explain: a function that explains a mirror case and keeps its table for the end
+    of the run; None otherwise."""
+    if not request.config.getoption("--explain"):
+        return None
+
+    def run(case):
+        from harness.explain import explain, format_table
+
+        report = explain(case, profile, request.config.getoption("--data-dir"), progress=False)
+        request.node.user_properties.append((EXPLAIN_KEY, format_table(report)))
+
+    return run
+
+
+@pytest.fixture
 def report_row(request):
     """Record one row of the end-of-run table (travels to the controller under xdist)."""
 
@@ -181,6 +204,7 @@ def report_row(request):
 
 
 _rows_sink: list[dict] = []  # filled on the controller (or the only process) from test reports
+_explain_sink: list[str] = []
 
 
 _durations_sink: dict[str, float] = {}  # case id -> seconds, for the next run's order
@@ -195,6 +219,8 @@ def pytest_runtest_logreport(report):
             _rows_sink.append(row)
             if row["baseline"] not in ("kept", "missing", "invalid"):  # it trained
                 _durations_sink[row["case"]] = round(report.duration, 1)
+        elif name == EXPLAIN_KEY:
+            _explain_sink.append(value)
 
 
 def pytest_sessionfinish(session):
@@ -211,3 +237,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
     terminalreporter.section(f"crossedwires: profile {config._crossedwires_profile.name}")
     terminalreporter.write_line(summary_table(_rows_sink))
+    for table in _explain_sink:
+        terminalreporter.section("crossedwires explain")
+        terminalreporter.write_line(table)

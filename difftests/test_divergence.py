@@ -2,7 +2,8 @@
 
 Each case trains one architecture with one set of hyperparameters in PyTorch and in
 TensorFlow/Keras, judges the two results and checks them against the committed baseline.
-Select with ``-k``: ``-k densenet``, ``-k "resnet50 and bs10"``.
+Select with ``-k``: ``-k densenet``, ``-k "resnet50 and bs10"``, ``-k mirror`` (mirror models,
+both modes), ``-k aligned``; ``--explain`` adds the knob table for each mirror case.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from harness.runner import run_case
 
 
 def test_case(
-    case, profile, dataset, baselines_dir, regen, resume_fingerprint, weights_root, report_row
+    case,
+    profile,
+    dataset,
+    baselines_dir,
+    regen,
+    resume_fingerprint,
+    weights_root,
+    report_row,
+    explain_table,
 ):
     path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
     create = baselines.regen_command(profile.name, case.case_id)
@@ -38,6 +47,8 @@ def test_case(
 
     weights_dir = weights_root / profile.name / case.arch if weights_root else None
     record = baselines.normalize(run_case(case, profile, dataset, weights_dir))
+    if explain_table and case.arch_source == "mirror" and case.mode == "native":
+        explain_table(case)  # --explain: the table comes at the end of the run
 
     if regen:
         baselines.write(path, record)

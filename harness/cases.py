@@ -19,7 +19,11 @@ How to add a case
     the published trial and the epochs the smoke profile runs, then create its baseline:
     ``pytest difftests -k '<case-id>' --regen-baselines`` and commit the new JSON file.
     A looser tolerance for one case is ``tolerance=...`` with ``tolerance_reason=...`` (required).
-    A new architecture is a new name in ``ARCHS`` plus a builder in each adapter.
+    ``arch_source="mirror"`` runs the trial on mirror models (``harness/mirror.py``) in both
+    modes, ``native`` and ``aligned`` (``harness/knobs.py``): two cases, ``<arch>-mirror-...``
+    and ``<arch>-mirror-aligned-...``.
+    A new architecture is a new name in ``ARCHS``, a zoo builder in each adapter and a mirror
+    description in ``harness/mirror.py``.
 
 What to do when a check fails
     The failure message says which of these happened and what to run next:

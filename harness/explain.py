@@ -79,6 +79,9 @@ def _prepare(profile: Profile, data_dir: str | None) -> None:
     """Once per process: threads and device from the profile, the data loaded."""
     if _WORKER.get("profile") == profile:
         return
+    # Workers report failures as Python exceptions; TF's C++ log lines (tf.data's harmless
+    # "NodeDef mentions attribute ..." on every fit) would only break up the progress bar.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from .data import load_dataset
     from .runner import environment
 
