@@ -7,6 +7,7 @@ them is ``difftests/test_divergence.py``.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,15 @@ def pytest_addoption(parser):
         "default: $CROSSEDWIRES_DATA or ~/.cache/crossedwires",
     )
     group.addoption(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="train every case with K seeds per framework (default: the case's, else the "
+        "profile's); with K > 1 a mismatch must also be significant (Welch's t-test), else the "
+        "verdict is inconclusive",
+    )
+    group.addoption(
         "--explain",
         action="store_true",
         help="also run `crossedwires explain` on each selected mirror case (native mode) and "
@@ -78,12 +88,18 @@ def pytest_configure(config):
         raise pytest.UsageError(f"--profile: {exc}") from None
     if config.getoption("--resume") and not config.getoption("--regen-baselines"):
         raise pytest.UsageError("--resume only makes sense with --regen-baselines")
+    seeds = config.getoption("--seeds")
+    if seeds is not None and seeds < 1:
+        raise pytest.UsageError(f"--seeds {seeds}: K must be >= 1 (1 is a single run)")
 
 
 def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         profile = metafunc.config._crossedwires_profile
         cases = get_case_set(profile.case_set)
+        seeds = metafunc.config.getoption("--seeds")
+        if seeds:
+            cases = tuple(replace(c, seeds=seeds) for c in cases)
         metafunc.parametrize("case", cases, ids=[c.case_id for c in cases])
 
 
@@ -233,10 +249,14 @@ def pytest_sessionfinish(session):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _rows_sink:
         return
-    from harness.report import summary_table
+    from harness.report import drift_by_framework, summary_table
 
     terminalreporter.section(f"crossedwires: profile {config._crossedwires_profile.name}")
     terminalreporter.write_line(summary_table(_rows_sink))
+    drift = drift_by_framework(_rows_sink)
+    if drift:
+        terminalreporter.section("crossedwires: drift by framework")
+        terminalreporter.write_line(drift)
     for table in _explain_sink:
         terminalreporter.section("crossedwires explain")
         terminalreporter.write_line(table)

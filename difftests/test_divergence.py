@@ -12,7 +12,7 @@ import pytest
 
 from harness import baselines
 from harness.errors import BaselineError
-from harness.runner import run_case
+from harness.runner import run_case, seeds_of
 
 
 def test_case(
@@ -30,6 +30,8 @@ def test_case(
     create = baselines.regen_command(profile.name, case.case_id)
     baseline = None
     kept = resume_fingerprint and baselines.resumable(path, resume_fingerprint)
+    if kept and baselines.seeds_in(kept) != len(seeds_of(case, profile)):
+        kept = None  # written with another number of seeds
     if kept:  # written by this same environment before the run was stopped
         report_row(**_row(case.case_id, kept, "kept"))
         return
@@ -54,8 +56,8 @@ def test_case(
         baselines.write(path, record)
         report_row(**_row(case.case_id, record, "written"))
         return
-    status, problems = baselines.compare(baseline, record, profile.drift_tolerance)
-    report_row(**_row(case.case_id, record, status))
+    status, problems, drifted = baselines.compare(baseline, record, profile.drift_tolerance)
+    report_row(**_row(case.case_id, record, status, drifted, baseline))
     if problems:
         pytest.fail(
             f"{case.case_id} ({path}):\n  "
@@ -65,10 +67,25 @@ def test_case(
         )
 
 
-def _row(case_id: str, record: dict | None, status: str) -> dict:
+def _row(
+    case_id: str,
+    record: dict | None,
+    status: str,
+    drifted: dict | None = None,
+    baseline: dict | None = None,
+) -> dict:
     results = record["results"] if record else {}
     comparison = record["comparison"] if record else None
+    drift = {
+        fw: {
+            "moved": moved,
+            "then": baselines.versions_of(baseline, fw),
+            "now": baselines.versions_of(record, fw),
+        }
+        for fw, moved in (drifted or {}).items()
+    }
     return {
+        "drift": drift,
         "case": case_id,
         "acc PyTorch": results.get("pytorch", {}).get("test_accuracy"),
         "acc TF": results.get("tensorflow", {}).get("test_accuracy"),

@@ -126,7 +126,12 @@ def resumable(path: Path, current: dict) -> dict | None:
     return record if fingerprint_of(record) == current else None
 
 
-def _versions(record: dict, framework: str) -> str:
+def seeds_in(record: dict) -> int:
+    """How many seeds per framework the record holds (K)."""
+    return len(record["results"]["pytorch"].get("seeds") or [None])
+
+
+def versions_of(record: dict, framework: str) -> str:
     versions = record["environment"][framework]["versions"]
     return ", ".join(f"{p} {versions.get(p)}" for p in FRAMEWORK_PACKAGES[framework])
 
@@ -142,10 +147,30 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
-def compare(baseline: dict, record: dict, drift_tolerance: float) -> tuple[str, list[str]]:
-    """Check a new record against its baseline: (status, problems). Status is ``ok``,
-    ``verdict changed`` or ``drift``; a known mismatch that reproduces is ``ok``."""
+def drift_threshold(baseline: dict, record: dict, framework: str, drift_tolerance: float):
+    """(threshold, rule): how far a framework's accuracy may move from its baseline. With K > 1
+    seeds on both sides: three standard errors of the difference of the two means, from the
+    baselined spread (std over the baseline's seeds); with one seed: the profile's tolerance."""
+    then = baseline["results"][framework].get("accuracy_stats")
+    now = record["results"][framework].get("accuracy_stats")
+    if then and now and then["std"] > 0:
+        se = then["std"] * math.sqrt(1 / then["n"] + 1 / now["n"])
+        rule = (
+            f"3 standard errors of the baselined spread: std {then['std']:.4f} over "
+            f"{then['n']} seeds, now {now['n']} seeds"
+        )
+        return 3 * se, rule
+    return drift_tolerance, f"drift tolerance {drift_tolerance}"
+
+
+def compare(
+    baseline: dict, record: dict, drift_tolerance: float
+) -> tuple[str, list[str], dict[str, float]]:
+    """Check a new record against its baseline: (status, problems, drifted). Status is ``ok``,
+    ``verdict changed`` or ``drift``; a known mismatch that reproduces is ``ok``. ``drifted``
+    maps each framework that moved beyond its threshold (``drift_threshold``) to the move."""
     problems = []
+    drifted: dict[str, float] = {}
     status = "ok"
     if baseline["verdict"] != record["verdict"]:
         status = "verdict changed"
@@ -157,12 +182,14 @@ def compare(baseline: dict, record: dict, drift_tolerance: float) -> tuple[str, 
         now = record["results"][fw]["test_accuracy"]
         if then is None or now is None:
             continue  # an error on either side is a verdict question, reported above
-        moved = abs(now - then)
-        if moved > drift_tolerance + 1e-12:
+        moved = now - then
+        threshold, rule = drift_threshold(baseline, record, fw, drift_tolerance)
+        if abs(moved) > threshold + 1e-12:
+            drifted[fw] = moved
             status = "drift" if status == "ok" else status
             problems.append(
-                f"{fw} drifted: test accuracy {then:.4f} -> {now:.4f} (moved {moved:.4f}, drift "
-                f"tolerance {drift_tolerance}); versions then: {_versions(baseline, fw)}; "
-                f"now: {_versions(record, fw)}"
+                f"{fw} drifted: test accuracy {then:.4f} -> {now:.4f} (moved {moved:+.4f}, "
+                f"{rule}); versions then: {versions_of(baseline, fw)}; "
+                f"now: {versions_of(record, fw)}"
             )
-    return status, problems
+    return status, problems, drifted

@@ -5,6 +5,7 @@
     crossedwires estimate --profile full          device-hours to regenerate, from timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
+    crossedwires diff [REV] [--format markdown]   baselines moved/flipped since REV (HEAD)
 
 Training and checking run through pytest (``pytest difftests``), which this command never wraps.
 """
@@ -153,6 +154,20 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from .diff import baselines_at, baselines_in, compare_trees, format_markdown, format_text
+
+    rows = compare_trees(
+        baselines_at(args.rev, args.baselines_dir), baselines_in(args.baselines_dir)
+    )
+    print(
+        format_markdown(rows, args.rev)
+        if args.format == "markdown"
+        else format_text(rows, args.rev)
+    )
+    return 1 if (args.exit_code and rows) else 0
+
+
 def cmd_knobs(args) -> int:
     from . import knobs
 
@@ -206,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
     exp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     exp.set_defaults(func=cmd_explain)
+
+    df = sub.add_parser(
+        "diff", help="what moved in the baselines since a git revision: results, verdict flips"
+    )
+    df.add_argument("rev", nargs="?", default="HEAD", help="git revision (default: HEAD)")
+    df.add_argument("--format", choices=("text", "markdown"), default="text")
+    df.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    df.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when anything changed (for CI)"
+    )
+    df.set_defaults(func=cmd_diff)
 
     kn = sub.add_parser("knobs", help="the known default differences between the frameworks")
     kn.add_argument("--format", choices=("text", "markdown"), default="text")

@@ -97,7 +97,7 @@ def _run(framework: str, case: Case, profile: Profile, data_dir, setting: dict) 
     data = _WORKER["data"]
     initial = None
     if setting["init"] == "shared":
-        initial = shared_initial_weights(case, profile, data)
+        initial = shared_initial_weights(case, profile, data, profile.seed)
     run = run_framework(
         framework,
         case,

@@ -28,6 +28,8 @@ class Profile:
     accuracy_tolerance: float  # |acc_pt - acc_tf| above this is a mismatch
     drift_tolerance: float  # a framework's accuracy moving more than this from its baseline
     chance_margin: float  # accuracy <= 1/classes + margin is flagged as collapse to chance
+    seeds: int = 1  # K runs per framework, seeds seed .. seed + K - 1 (a case or --seeds overrides)
+    significance_level: float = 0.05  # with K > 1, a mismatch must be significant at this level
 
 
 PROFILES: dict[str, Profile] = {

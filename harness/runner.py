@@ -48,11 +48,17 @@ def mirror_spec(case: Case, profile: Profile, data: Dataset) -> mirror.Spec:
     )
 
 
-def shared_initial_weights(case: Case, profile: Profile, data: Dataset) -> dict:
+def seeds_of(case: Case, profile: Profile) -> list[int]:
+    """The seeds a case runs with in each framework: the profile's seed, then the next K - 1."""
+    k = case.seeds or profile.seeds
+    return [profile.seed + i for i in range(k)]
+
+
+def shared_initial_weights(case: Case, profile: Profile, data: Dataset, seed: int) -> dict:
     """Knob ``init="shared"``: PyTorch's seeded initial weights of the mirror model, in the
     neutral layout; every framework whose setting says ``shared`` starts from them."""
     adapter = get_adapter("pytorch")
-    adapter.seed(profile.seed)
+    adapter.seed(seed)
     model = adapter.build_mirror(
         mirror_spec(case, profile, data), knobs.settings("aligned")["pytorch"], "cpu"
     )
@@ -68,11 +74,13 @@ def run_framework(
     weights_to: Path | None = None,
     setting: dict | None = None,
     initial_weights: dict | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Train and evaluate one framework's model. A failing run is recorded, not raised; a
     problem of the set-up (a missing framework, bad input) is raised. With ``weights_to`` the
     trained weights are saved there as ``.npz`` (never pickle). ``setting`` is this framework's
-    knobs (None: its defaults); a mirror model starts from ``initial_weights`` when given."""
+    knobs (None: its defaults); a mirror model starts from ``initial_weights`` when given.
+    ``seed`` defaults to the profile's."""
     adapter = get_adapter(framework)
     result: dict = {
         "error": None,
@@ -83,7 +91,8 @@ def run_framework(
     }
     predictions = None
     try:
-        adapter.seed(profile.seed)  # before the model is built: initial weights are seeded
+        # before the model is built: initial weights are seeded
+        adapter.seed(profile.seed if seed is None else seed)
         shape = tuple(data.x_train.shape[1:])
         if case.arch_source == "mirror":
             model = adapter.build_mirror(mirror_spec(case, profile, data), setting, device)
@@ -138,29 +147,65 @@ def run_case(
     if setting is not None and case.arch_source != "mirror":
         raise HarnessError(f"{case.case_id}: knobs apply to mirror cases only")
     setting = setting or case_setting(case)
-    initial = None
-    if setting and any(setting[fw]["init"] == "shared" for fw in FRAMEWORKS):
-        initial = shared_initial_weights(case, profile, data)
-    runs = {
-        fw: run_framework(
-            fw,
-            case,
-            profile,
-            data,
-            env[fw]["device"],
-            Path(weights_dir) / f"{case.case_id}.{fw}.npz" if weights_dir else None,
-            setting=setting[fw] if setting else None,
-            initial_weights=initial if setting and setting[fw]["init"] == "shared" else None,
-        )
-        for fw in FRAMEWORKS
-    }
-    return build_record(case, profile, data, runs, env, setting)
+    seeds = seeds_of(case, profile)
+    runs: dict[str, list[dict]] = {fw: [] for fw in FRAMEWORKS}
+    for seed in seeds:
+        initial = None
+        if setting and any(setting[fw]["init"] == "shared" for fw in FRAMEWORKS):
+            initial = shared_initial_weights(case, profile, data, seed)
+        suffix = "" if len(seeds) == 1 else f".seed{seed}"
+        for fw in FRAMEWORKS:
+            name = f"{case.case_id}{suffix}.{fw}.npz"
+            shared = setting is not None and setting[fw]["init"] == "shared"
+            runs[fw].append(
+                run_framework(
+                    fw,
+                    case,
+                    profile,
+                    data,
+                    env[fw]["device"],
+                    Path(weights_dir) / name if weights_dir else None,
+                    setting=setting[fw] if setting else None,
+                    initial_weights=initial if shared else None,
+                    seed=seed,
+                )
+            )
+    if len(seeds) == 1:
+        return build_record(case, profile, data, {fw: r[0] for fw, r in runs.items()}, env, setting)
+    return build_record(case, profile, data, runs, env, setting, seeds)
 
 
 def save_weights(path: Path, arrays: dict) -> None:
     """``.npz``, written atomically; no pickle inside (``np.load(path, allow_pickle=False)``)."""
     with atomic.atomic_open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def _seeded_result(runs: list[dict], seeds: list[int], data: Dataset, profile: Profile) -> dict:
+    per_seed = [
+        {
+            "seed": seed,
+            "test_accuracy": run["result"]["test_accuracy"],
+            "training_loss": run["result"]["training_loss"],
+            "diverged": run["result"]["diverged"],
+            "error": run["result"]["error"],
+        }
+        for seed, run in zip(seeds, runs, strict=True)
+    ]
+    accuracies = [s["test_accuracy"] for s in per_seed]
+    complete = None not in accuracies
+    stats = judge.accuracy_stats(accuracies) if complete else None
+    return {
+        "error": next((s["error"] for s in per_seed if s["error"]), None),
+        "diverged": any(s["diverged"] for s in per_seed),
+        "collapsed": bool(
+            stats and judge.collapsed(stats["mean"], data.num_classes, profile.chance_margin)
+        ),
+        "training_loss": per_seed[0]["training_loss"],  # the first seed's, as with K = 1
+        "test_accuracy": stats["mean"] if stats else None,
+        "accuracy_stats": stats,
+        "seeds": per_seed,
+    }
 
 
 def profile_block(profile: Profile) -> dict:
@@ -180,17 +225,35 @@ def build_record(
     runs: dict[str, dict],
     env: dict,
     setting: dict | None = None,
+    seeds: list[int] | None = None,
 ) -> dict:
-    results = {fw: run["result"] for fw, run in runs.items()}
+    """The record of a case. ``runs[framework]`` is one run (``{"result", "predictions"}``), or
+    with ``seeds`` a list of runs, one per seed: each framework's result then holds every seed's
+    values, their mean as ``test_accuracy`` and ``accuracy_stats``, and the comparison holds the
+    significance test the verdict used."""
+    if seeds is None:
+        results = {fw: run["result"] for fw, run in runs.items()}
+        first = runs
+    else:
+        results = {fw: _seeded_result(rs, seeds, data, profile) for fw, rs in runs.items()}
+        first = {fw: rs[0] for fw, rs in runs.items()}
     tolerance = tolerance_of(case, profile)
-    preds = [run["predictions"] for run in runs.values()]
+    preds = [run["predictions"] for run in first.values()]
     comparison = None
-    if all(p is not None for p in preds):
+    statistics = None
+    if all(p is not None for p in preds) and all(
+        r["test_accuracy"] is not None for r in results.values()
+    ):
         a, b = (r["test_accuracy"] for r in results.values())
         comparison = {
             "accuracy_diff": abs(a - b),
+            # with several seeds: the first seed's models
             "prediction_agreement": judge.prediction_agreement(*preds),
         }
+        if seeds is not None:
+            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
+            statistics = judge.significance(*per_seed, alpha=profile.significance_level)
+            comparison["statistics"] = statistics
     record = {
         "schema_version": SCHEMA_VERSION,
         "case": {
@@ -209,7 +272,7 @@ def build_record(
         "tolerance": tolerance,
         "results": results,
         "comparison": comparison,
-        "verdict": judge.verdict(results, tolerance["accuracy_diff"]),
+        "verdict": judge.verdict(results, tolerance["accuracy_diff"], statistics),
         "environment": env,
     }
     if case.arch_source == "mirror":

@@ -67,9 +67,38 @@ def make_record(
             "predictions": None if failed else pred,
         }
         env[fw] = {**ENV[fw], "versions": (versions or {}).get(fw, ENV[fw]["versions"])}
-    return build_record(find_case(case_id, "crossedwires"), get_profile("smoke"), data, runs, env)
+    return build_record(find_case(case_id), get_profile("smoke"), data, runs, env)
 
 
 @pytest.fixture
 def record():
     return make_record()
+
+
+def make_seeded_record(
+    correct_pt: list[int],
+    correct_tf: list[int],
+    n_test: int = 100,
+    case_id: str = "resnet50-mirror-aligned-adam-lr0.00349-bs10-ep1-eps0.61",
+) -> dict:
+    """A K-seed record as the runner writes it: seed i of each framework gets the first
+    ``correct[i]`` of ``n_test`` images right."""
+    data = tiny_dataset(n_test)
+    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6"}
+    for fw, ks in (("pytorch", correct_pt), ("tensorflow", correct_tf)):
+        runs[fw] = []
+        for k in ks:
+            pred = data.y_test.copy()
+            pred[k:] = (pred[k:] + 1) % 10
+            result = {
+                "error": None,
+                "diverged": False,
+                "collapsed": False,
+                "training_loss": [2.3],
+                "test_accuracy": k / n_test,
+            }
+            runs[fw].append({"result": result, "predictions": pred})
+        env[fw] = ENV[fw]
+    seeds = list(range(len(correct_pt)))
+    profile = get_profile("smoke")
+    return build_record(find_case(case_id), profile, data, runs, env, None, seeds)

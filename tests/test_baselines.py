@@ -77,7 +77,8 @@ def test_non_json_baseline_names_the_file(tmp_path):
         ),
         (
             lambda r: r.update(verdict="maybe"),
-            "field verdict: 'maybe' is not one of ['agree', 'mismatch', 'diverged', 'error']",
+            "field verdict: 'maybe' is not one of "
+            "['agree', 'mismatch', 'inconclusive', 'diverged', 'error']",
         ),
         (
             lambda r: r["case"]["hyperparameters"].update(batch_size=0),
@@ -114,12 +115,12 @@ def test_no_case_id_leaves_the_baselines_folder(tmp_path, case_id):
 def test_a_known_mismatch_that_reproduces_passes():
     base = json.loads(baselines.dumps(make_record(14, 2)))
     assert base["verdict"] == "mismatch"
-    assert baselines.compare(base, make_record(14, 2), 0.02) == ("ok", [])
+    assert baselines.compare(base, make_record(14, 2), 0.02) == ("ok", [], {})
 
 
 def test_a_verdict_that_flips_fails_with_both_sides():
     base = json.loads(baselines.dumps(make_record(14, 2)))
-    status, problems = baselines.compare(base, make_record(14, 14), 0.7)
+    status, problems, _ = baselines.compare(base, make_record(14, 14), 0.7)
     assert status == "verdict changed"
     assert problems == [
         "verdict changed: baseline mismatch (pytorch 0.7000, tensorflow 0.1000, difference "
@@ -130,18 +131,19 @@ def test_a_verdict_that_flips_fails_with_both_sides():
 def test_drift_names_the_framework_and_the_versions_then_and_now():
     base = json.loads(baselines.dumps(make_record(14, 14)))
     now = make_record(14, 13, versions={"tensorflow": {"tensorflow": "2.22.0", "keras": "3.16.0"}})
-    status, problems = baselines.compare(base, now, 0.02)
+    status, problems, drifted = baselines.compare(base, now, 0.02)
     assert status == "drift"
     assert problems == [
-        "tensorflow drifted: test accuracy 0.7000 -> 0.6500 (moved 0.0500, drift tolerance "
+        "tensorflow drifted: test accuracy 0.7000 -> 0.6500 (moved -0.0500, drift tolerance "
         "0.02); versions then: tensorflow 2.21.0, keras 3.15.1; "
         "now: tensorflow 2.22.0, keras 3.16.0"
     ]
+    assert drifted == pytest.approx({"tensorflow": -0.05})
 
 
 def test_a_move_within_the_drift_tolerance_passes():
     base = json.loads(baselines.dumps(make_record(14, 14, n_test=20)))
-    assert baselines.compare(base, make_record(14, 13, n_test=20), 0.05) == ("ok", [])
+    assert baselines.compare(base, make_record(14, 13, n_test=20), 0.05) == ("ok", [], {})
 
 
 @given(case_id=st.text(max_size=60), arch=st.sampled_from(["vgg16", "resnet50", "../x", ""]))
@@ -153,3 +155,51 @@ def test_no_case_id_yields_a_path_outside_the_baselines_folder(tmp_path_factory,
         return
     assert path.resolve().is_relative_to(root.resolve())
     assert path.parent.parent.parent == root and path.suffix == ".json"
+
+
+def test_a_mirror_record_stores_its_width_and_every_knob_and_round_trips(tmp_path):
+    from harness import knobs
+
+    record = baselines.normalize(
+        make_record(case_id="densenet121-mirror-aligned-adam-lr0.054-bs13-ep1-eps0.603")
+    )
+    assert record["case"]["arch_source"] == "mirror" and record["case"]["mode"] == "aligned"
+    assert record["mirror"]["width"] == 0.25
+    assert set(record["mirror"]["knobs"]) == {k.name for k in knobs.KNOBS}
+    assert record["mirror"]["knobs"]["bn_momentum"] == {"pytorch": 0.1, "tensorflow": 0.1}
+    path = tmp_path / "b.json"
+    baselines.write(path, record)
+    assert baselines.read(path) == record
+    assert "mirror" not in baselines.normalize(make_record())  # zoo records are unchanged
+
+
+def test_a_three_seed_record_holds_every_seed_the_stats_and_the_test(tmp_path):
+    from .conftest import make_seeded_record
+
+    record = baselines.normalize(make_seeded_record([70, 72, 68], [40, 20, 60]))
+    pt, tf = record["results"]["pytorch"], record["results"]["tensorflow"]
+    assert [s["seed"] for s in pt["seeds"]] == [0, 1, 2]
+    assert [s["test_accuracy"] for s in tf["seeds"]] == [0.4, 0.2, 0.6]
+    assert pt["accuracy_stats"] == {"n": 3, "mean": 0.7, "std": 0.02, "min": 0.68, "max": 0.72}
+    assert pt["test_accuracy"] == 0.7 and tf["test_accuracy"] == 0.4
+    statistics = record["comparison"]["statistics"]
+    assert statistics["test"] == "welch_t" and statistics["alpha"] == 0.05
+    assert statistics["p_value"] > 0.05  # TF's spread is too wide for 0.3 to be significant
+    assert record["verdict"] == "inconclusive"
+    path = tmp_path / "b.json"
+    baselines.write(path, record)  # the schema accepts it
+    assert baselines.read(path) == record and baselines.seeds_in(record) == 3
+
+
+def test_drift_with_seeds_is_judged_against_the_baselined_spread():
+    from .conftest import make_seeded_record
+
+    base = json.loads(baselines.dumps(make_seeded_record([70, 72, 68], [50, 52, 48])))
+    # PyTorch's std over 3 seeds is 0.02: 3 standard errors of a difference of means are
+    # 3 * 0.02 * sqrt(2/3) = 0.049. A move of 0.04 is noise, one of 0.06 is drift.
+    assert baselines.compare(base, make_seeded_record([66, 68, 64], [50, 52, 48]), 0.01)[0] == "ok"
+    status, problems, drifted = baselines.compare(
+        base, make_seeded_record([64, 66, 62], [50, 52, 48]), 0.01
+    )
+    assert status == "drift" and drifted == pytest.approx({"pytorch": -0.06})
+    assert "3 standard errors of the baselined spread: std 0.0200 over 3 seeds" in problems[0]

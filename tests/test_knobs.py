@@ -179,3 +179,16 @@ def test_aligned_values_are_runnable_on_both_sides_and_native_values_on_their_ow
         adapter = get_adapter(fw)
         adapter.check_setting(knobs.settings("native")[fw])
         adapter.check_setting(knobs.settings("aligned")[fw])
+
+
+def test_docs_knobs_md_is_current_and_the_readme_names_every_knob():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "knobs.md").read_text()
+    assert doc.rstrip().endswith(knobs.markdown_table()), (
+        "docs/knobs.md is stale: crossedwires knobs --format markdown, then keep its header"
+    )
+    readme = (root / "README.md").read_text()
+    for k in knobs.KNOBS:
+        assert f"| `{k.name}`" in readme, f"README's knob table lacks {k.name}"

@@ -1,0 +1,172 @@
+"""``crossedwires diff [REV]``: what changed in the baselines, for a reviewer.
+
+Compares the baselines in the working tree with those at a git revision (default ``HEAD``) and
+says, per case, which results moved and by how much and which verdicts flipped, sorted by size:
+flips first, then the largest move. The raw JSON diff stays the record; this is the summary a
+pull-request comment needs (``--format markdown``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from .adapters import FRAMEWORKS
+from .errors import HarnessError
+
+SHORT = {"pytorch": "PyTorch", "tensorflow": "TF"}
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True, check=True)
+    except FileNotFoundError:
+        raise HarnessError(
+            "git is not installed; crossedwires diff reads revisions with git"
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        raise HarnessError(
+            f"git {' '.join(args)} failed: {exc.stderr.decode(errors='replace').strip()}"
+        ) from None
+    return out.stdout
+
+
+def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
+    """{path under ``folder``: record} for every JSON baseline at git revision ``rev``."""
+    folder = Path(folder).resolve()
+    where = folder if folder.exists() else folder.parent
+    repo = Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
+    prefix = folder.relative_to(repo).as_posix()
+    try:
+        _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    except HarnessError:
+        raise HarnessError(
+            f"{rev!r} is not a commit of {repo}; give a branch, tag or commit (default HEAD)"
+        ) from None
+    listing = _git(repo, "ls-tree", "-r", "--name-only", rev, "--", prefix).decode()
+    names = [n for n in listing.splitlines() if n.endswith(".json")]
+    if not names:
+        return {}
+    batch = _git(repo, "cat-file", "--batch", stdin="".join(f"{rev}:{n}\n" for n in names).encode())
+    out, pos = {}, 0
+    for name in names:  # "<sha> blob <size>\n<content>\n" per object, in request order
+        header_end = batch.index(b"\n", pos)
+        size = int(batch[pos:header_end].split()[2])
+        start = header_end + 1
+        out[name[len(prefix) + 1 :]] = _parse(batch[start : start + size].decode(), f"{rev}:{name}")
+        pos = start + size + 1
+    return out
+
+
+def baselines_in(folder: Path) -> dict[str, dict]:
+    folder = Path(folder)
+    return {
+        p.relative_to(folder).as_posix(): _parse(p.read_text(), str(p))
+        for p in sorted(folder.rglob("*.json"))
+    }
+
+
+def _parse(text: str, where: str) -> dict:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{where}: not JSON ({exc}); fix or regenerate the baseline") from None
+
+
+def _accuracy(record: dict | None, fw: str):
+    return None if record is None else record["results"][fw]["test_accuracy"]
+
+
+def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
+    """One row per case whose accuracies, verdict or presence changed; largest first."""
+    rows = []
+    for path in sorted(set(old) | set(new)):
+        then, now = old.get(path), new.get(path)
+        moves = {}
+        for fw in FRAMEWORKS:
+            a, b = _accuracy(then, fw), _accuracy(now, fw)
+            moves[fw] = {"then": a, "now": b, "moved": None if None in (a, b) else b - a}
+        verdict_then = then["verdict"] if then else None
+        verdict_now = now["verdict"] if now else None
+        status = "added" if then is None else "removed" if now is None else "changed"
+        moved = [abs(m["moved"]) for m in moves.values() if m["moved"] is not None]
+        size = max(moved, default=0.0)
+        flipped = None not in (then, now) and verdict_then != verdict_now
+        if status == "changed" and not flipped and size < 5e-7:
+            envs_differ = then.get("environment") != now.get("environment")
+            if not envs_differ and then == now:
+                continue
+            status = "environment only" if envs_differ else "other fields"
+        rows.append(
+            {
+                "case": (now or then)["case"]["id"],
+                "path": path,
+                "status": status,
+                "verdict_then": verdict_then,
+                "verdict_now": verdict_now,
+                "flipped": flipped,
+                "moves": moves,
+                "size": size,
+            }
+        )
+    order = {"changed": 0, "added": 1, "removed": 2, "environment only": 3, "other fields": 4}
+    rows.sort(key=lambda r: (not r["flipped"], order[r["status"]], -r["size"], r["case"]))
+    return rows
+
+
+def _acc(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def _move(m: dict) -> str:
+    if m["moved"] is None:
+        return f"{_acc(m['then'])} -> {_acc(m['now'])}"
+    return f"{_acc(m['then'])} -> {_acc(m['now'])} ({m['moved']:+.4f})"
+
+
+def _verdict(r: dict) -> str:
+    if r["flipped"]:
+        return f"{r['verdict_then']} -> {r['verdict_now']}"
+    return r["verdict_now"] or r["verdict_then"] or "-"
+
+
+def headline(rows: list[dict], rev: str) -> str:
+    flips = sum(r["flipped"] for r in rows)
+    moved = sum(r["status"] == "changed" and not r["flipped"] and r["size"] >= 5e-7 for r in rows)
+    added = sum(r["status"] == "added" for r in rows)
+    removed = sum(r["status"] == "removed" for r in rows)
+    if not rows:
+        return f"baselines: no change against {rev}"
+    return (
+        f"baselines against {rev}: {flips} verdict(s) flipped, {moved} other case(s) with "
+        f"moved results, {added} added, {removed} removed, "
+        f"{len(rows) - flips - moved - added - removed} with other changes only"
+    )
+
+
+def format_text(rows: list[dict], rev: str) -> str:
+    lines = [headline(rows, rev)]
+    for r in rows:
+        moves = "; ".join(f"{SHORT[fw]} {_move(m)}" for fw, m in r["moves"].items())
+        lines.append(f"  {r['status']:<8} {r['case']}: verdict {_verdict(r)}; {moves}")
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[dict], rev: str) -> str:
+    lines = [f"**crossedwires**: {headline(rows, rev)}"]
+    if rows:
+        lines += [
+            "",
+            "| case | change | verdict | PyTorch accuracy | TF accuracy |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows:
+            verdict = _verdict(r)
+            if r["flipped"]:
+                verdict = f"**{verdict}**"
+            lines.append(
+                f"| `{r['case']}` | {r['status']} | {verdict} | {_move(r['moves']['pytorch'])} "
+                f"| {_move(r['moves']['tensorflow'])} |"
+            )
+    return "\n".join(lines)
