@@ -106,3 +106,27 @@ def test_cases_run_longest_first_by_the_durations_the_last_run_measured(tmp_path
     order = [line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if "[" in line]
     assert sorted(order) == sorted(ids)
     assert order[:2] == [ids[1], ids[0]]
+
+
+def test_seeds_below_one_are_refused():
+    out = pytest_run("difftests", "--seeds", "0", "--collect-only")
+    assert out.returncode != 0
+    assert "--seeds 0: K must be >= 1" in out.stderr
+
+
+def test_the_end_of_run_groups_drifted_cases_by_framework():
+    from harness.report import drift_by_framework
+
+    then, now = "torch 2.14.1, torchvision 0.29.1", "torch 2.13.0, torchvision 0.28.0"
+    rows = [
+        {"case": "a", "drift": {"pytorch": {"moved": -0.03, "then": then, "now": now}}},
+        {"case": "b", "drift": {"pytorch": {"moved": 0.11, "then": then, "now": now}}},
+        {"case": "c", "drift": {}},
+    ]
+    assert drift_by_framework(rows).splitlines() == [
+        "pytorch: 2 case(s) drifted",
+        f"  versions then: {then}; now: {now}",
+        "  +0.1100  b",
+        "  -0.0300  a",
+    ]
+    assert drift_by_framework(rows[2:]) == ""
