@@ -1,7 +1,8 @@
 """The ``crossedwires`` command: work with cases and baselines outside pytest.
 
     crossedwires cases --profile smoke            list the case ids of a profile's case set
-    crossedwires export --profile smoke [--out F] one CSV of all baselines of a profile
+    crossedwires export --profile smoke [--out F] all baselines of a profile, CSV and Parquet
+    crossedwires report --profile smoke           an HTML page with plots, a Markdown summary
     crossedwires estimate --profile full          device-hours to regenerate, from timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
@@ -78,13 +79,73 @@ def export_frame(records: list[dict]):
 
 
 def cmd_export(args) -> int:
+    import shutil
+
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
     records = load_profile_baselines(args.baselines_dir, profile.name)
-    out = Path(args.out or f"crossedwires-{profile.name}.csv")
-    atomic.write_text(out, export_frame(records).to_csv(index=False))
-    print(f"wrote {len(records)} cases of profile {profile.name} to {out}")
+    frame = export_frame(records)
+    stem = Path(args.out) if args.out else Path(f"crossedwires-{profile.name}")
+    if stem.suffix in (".csv", ".parquet"):
+        formats, stem = [stem.suffix[1:]], stem.with_suffix("")
+    else:
+        formats = ["csv", "parquet"]
+    if args.weights:
+        frame, copies = _weights_beside(frame, records, Path(args.weights), profile.name, stem)
+    written = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        if fmt == "csv":
+            atomic.write_text(path, frame.to_csv(index=False))
+        else:
+            with atomic.atomic_open(path, "wb") as fh:
+                frame.to_parquet(fh, index=False)
+        written.append(str(path))
+    if args.weights:
+        for source, target in copies:
+            with atomic.atomic_open(target, "wb") as fh, open(source, "rb") as src:
+                shutil.copyfileobj(src, fh)
+        written.append(f"{len(copies)} weight files in {stem}-weights/")
+    print(f"wrote {len(records)} cases of profile {profile.name}: {', '.join(written)}")
+    return 0
+
+
+def _weights_beside(frame, records, folder: Path, profile: str, stem: Path):
+    """Columns naming each case's weight files, and the (source, target) copies to make: the
+    files ``pytest difftests --save-weights DIR`` wrote, beside the export, named by case id."""
+    target_dir = Path(f"{stem}-weights")
+    copies, missing = [], []
+    columns = {"pytorch": [], "tensorflow": []}
+    for record in records:
+        case = record["case"]
+        for fw in columns:
+            source = folder / profile / case["arch"] / f"{case['id']}.{fw}.npz"
+            if not source.exists():
+                missing.append(str(source))
+                continue
+            target = target_dir / source.name
+            copies.append((source, target))
+            columns[fw].append(target.as_posix())
+    if missing:
+        raise HarnessError(
+            f"--weights {folder}: {len(missing)} weight files are missing (first: {missing[0]}); "
+            f"write them with: pytest difftests --profile {profile} --regen-baselines "
+            f"--save-weights {folder}"
+        )
+    frame = frame.assign(pt_weights=columns["pytorch"], tf_weights=columns["tensorflow"])
+    return frame, copies
+
+
+def cmd_report(args) -> int:
+    from .htmlreport import write_report
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile)
+    records = load_profile_baselines(args.baselines_dir, profile.name)
+    out = Path(args.out or f"report-{profile.name}")
+    paths = write_report(records, profile.name, out, progress=not args.no_progress)
+    print(f"wrote {paths['html']} and {paths['markdown']} ({len(records)} cases)")
     return 0
 
 
@@ -185,11 +246,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossedwires", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    export = sub.add_parser("export", help="one CSV of all baselines of a profile")
+    export = sub.add_parser("export", help="all baselines of a profile as CSV and Parquet")
     export.add_argument("--profile", default="smoke")
-    export.add_argument("--out", help="CSV file to write (default: crossedwires-<profile>.csv)")
+    export.add_argument(
+        "--out",
+        help="F.csv or F.parquet for one format, F for both (default: crossedwires-<profile>)",
+    )
     export.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    export.add_argument(
+        "--weights",
+        metavar="DIR",
+        help="copy each case's trained weights (from pytest difftests --save-weights DIR) "
+        "beside the export, named by case id, with their paths as columns",
+    )
     export.set_defaults(func=cmd_export)
+
+    rep = sub.add_parser("report", help="an HTML page with plots and a Markdown summary")
+    rep.add_argument("--profile", default="smoke")
+    rep.add_argument("--out", help="folder to write into (default: report-<profile>)")
+    rep.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    rep.add_argument("--no-progress", action="store_true")
+    rep.set_defaults(func=cmd_report)
 
     est = sub.add_parser(
         "estimate", help="device-hours to regenerate a profile's cases, from measured timings"
