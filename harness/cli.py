@@ -3,12 +3,13 @@
     crossedwires cases --profile smoke            list the case ids of a profile's case set
     crossedwires export --profile smoke [--out F] all baselines of a profile, CSV and Parquet
     crossedwires report --profile smoke           an HTML page with plots, a Markdown summary
+    crossedwires regen --profile full --ray [ADDR] regenerate baselines as Ray tasks
     crossedwires estimate --profile full          device-hours to regenerate, from timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
     crossedwires diff [REV] [--format markdown]   baselines moved/flipped since REV (HEAD)
 
-Training and checking run through pytest (``pytest difftests``), which this command never wraps.
+Checking runs through pytest (``pytest difftests``); ``regen`` and ``explain`` train too.
 """
 
 from __future__ import annotations
@@ -137,6 +138,37 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path):
     return frame, copies
 
 
+def cmd_regen(args) -> int:
+    from .cases import get_case_set
+    from .profiles import get_profile
+    from .regen import regen, select
+
+    profile = get_profile(args.profile)
+    cases = select(get_case_set(profile.case_set), args.k)
+    address = None if args.ray in (None, "local") else args.ray
+    outcome = regen(
+        cases,
+        profile,
+        args.baselines_dir,
+        address=address,
+        resume=args.resume,
+        data_dir=args.data_dir,
+        download=args.download,
+        progress=not args.no_progress,
+    )
+    failed = {k: v for k, v in outcome.items() if v.startswith("failed")}
+    counts = {s: sum(v == s for v in outcome.values()) for s in ("written", "kept")}
+    print(
+        f"profile {profile.name}: {counts['written']} written, {counts['kept']} kept, "
+        f"{len(failed)} failed, in {args.baselines_dir}/{profile.name}/"
+    )
+    for case_id, why in sorted(failed.items()):
+        print(f"  {case_id}: {why}", file=sys.stderr)
+    if failed:
+        print("rerun with --resume to retrain only what is missing", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_report(args) -> int:
     from .htmlreport import write_report
     from .profiles import get_profile
@@ -260,6 +292,29 @@ def build_parser() -> argparse.ArgumentParser:
         "beside the export, named by case id, with their paths as columns",
     )
     export.set_defaults(func=cmd_export)
+
+    rg = sub.add_parser(
+        "regen", help="regenerate a profile's baselines as Ray tasks (local Ray or a cluster)"
+    )
+    rg.add_argument("--profile", default="smoke")
+    rg.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default="local",
+        metavar="ADDRESS",
+        help="Ray to run on: omitted or bare, a local Ray on this machine's cores; 'auto' or "
+        "ray://HEAD:10001 for a cluster",
+    )
+    rg.add_argument(
+        "-k", action="append", metavar="TEXT", help="only cases whose id contains TEXT (repeatable)"
+    )
+    rg.add_argument("--resume", action="store_true", help="keep baselines this environment wrote")
+    rg.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    rg.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
+    rg.add_argument("--download", action="store_true", help="download CIFAR-10 where missing")
+    rg.add_argument("--no-progress", action="store_true")
+    rg.set_defaults(func=cmd_regen)
 
     rep = sub.add_parser("report", help="an HTML page with plots and a Markdown summary")
     rep.add_argument("--profile", default="smoke")
