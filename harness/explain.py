@@ -255,7 +255,8 @@ def format_table(report: dict) -> str:
 
     def accuracies(which: str) -> str:
         r = report[which]
-        return f"PyTorch {r['pytorch']:.4f}  TensorFlow {r['tensorflow']:.4f}  gap {f(r['gap'])}"
+        pt, tf = ("n/a" if r[fw] is None else f"{r[fw]:.4f}" for fw in ("pytorch", "tensorflow"))
+        return f"PyTorch {pt}  TensorFlow {tf}  gap {f(r['gap'])}"
 
     head = f"{'gap':>8} {'effect':>8} {'share':>8}"
     lines = [

@@ -104,3 +104,15 @@ def test_an_unknown_case_id_is_refused_with_the_form():
     )
     assert run.returncode == 2
     assert "is not of the form" in run.stderr and "crossedwires cases" in run.stderr
+
+
+def test_a_failed_run_shows_as_na_not_a_crash(monkeypatch):
+    def accuracy(fw, s):
+        return None if fw == "tensorflow" and s["bn_epsilon"] == 1e-3 else 0.5
+
+    monkeypatch.setattr(explain, "_run_all", fake_runs(accuracy))
+    case = find_case("densenet121-mirror-adam-lr0.054-bs13-ep1-eps0.603")
+    report = explain.explain(case, get_profile("smoke"), progress=False)
+    assert report["native"]["gap"] is None and report["residual"] is None
+    table = explain.format_table(report)
+    assert "native : PyTorch 0.5000  TensorFlow n/a  gap      n/a" in table
