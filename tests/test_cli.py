@@ -25,7 +25,7 @@ def test_export_writes_one_row_per_baseline_with_the_published_columns(tmp_path,
         main(["export", "--profile", "smoke", "--baselines-dir", str(tmp_path), "--out", str(out)])
         == 0
     )
-    assert capsys.readouterr().out == f"wrote 2 cases of profile smoke to {out}\n"
+    assert capsys.readouterr().out == f"wrote 2 cases of profile smoke: {out}\n"
     frame = pd.read_csv(out)
     published = [
         "name",

@@ -1,6 +1,6 @@
 """A regeneration killed at any moment loses no finished work and leaves no partial file.
 
-Real runs: ``pytest difftests --profile tiny -k vgg16 --regen-baselines`` in a subprocess,
+Real runs: ``pytest difftests --profile tiny -k vgg16-adam --regen-baselines`` in a subprocess,
 killed with SIGKILL (or interrupted with SIGINT, as Ctrl-C does) while it trains.
 """
 
@@ -25,7 +25,7 @@ REGEN = [
     "--profile",
     "tiny",
     "-k",
-    "vgg16",
+    "vgg16-adam",  # the three zoo VGG16 cases
     "--regen-baselines",
 ]
 ONE_PROCESS = ["-n", "0", "-v"]
