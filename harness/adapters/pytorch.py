@@ -52,6 +52,9 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
             ) from None
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
+    # TF32 back to PyTorch's default: a mirror run in this process may have set it (knob tf32),
+    # and what is recorded here must not depend on what ran before.
+    _set_tf32("matmul off, conv on")
     use_cuda = device == "cuda" and torch.cuda.is_available()
     if use_cuda:  # with -n N and G GPUs, worker i trains on GPU i mod G
         torch.cuda.set_device(worker_index() % torch.cuda.device_count())

@@ -70,6 +70,9 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
             "Configure before TensorFlow runs any op: start a new process"
         )
     tf.config.experimental.enable_op_determinism()
+    # TF32 back to TensorFlow's default: a mirror run in this process may have switched it off
+    # (knob tf32), and what is recorded here must not depend on what ran before.
+    _set_tf32("on")
     use_gpu = device == "cuda" and bool(tf.config.get_visible_devices("GPU"))
     visible = tf.config.get_visible_devices("GPU")
     details = tf.config.experimental.get_device_details(visible[0]) if use_gpu else {}
