@@ -146,6 +146,14 @@ def record(setting: dict) -> dict:
     return {k.name: {fw: setting[fw][k.name] for fw in FRAMEWORKS} for k in KNOBS}
 
 
+def check_supported(framework: str, setting: dict, supported: dict) -> None:
+    """Refuse a setting with a value the adapter cannot run (``supported``: knob -> the values
+    it can run, None for any)."""
+    for knob, allowed in supported.items():
+        if allowed is not None and setting[knob] not in allowed:
+            raise unsupported(framework, knob, setting[knob], allowed)
+
+
 def unsupported(framework: str, knob: str, value: object, supported) -> ConfigError:
     return ConfigError(
         f"{framework} cannot run knob {knob}={value!r}; it supports "

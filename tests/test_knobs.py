@@ -61,7 +61,6 @@ def test_bn_running_variance_conventions_and_the_biased_pytorch_batch_norm():
     np.testing.assert_allclose(stored_pt, conventions[knob.pytorch], rtol=1e-5)
     np.testing.assert_allclose(stored_tf, conventions[knob.tensorflow], rtol=1e-5)
     # The adapter's PyTorch batch norm, asked for Keras' convention, stores what Keras stores.
-    spec_bn = pt._mirror_class  # noqa: F841  (the class is built lazily with the model)
     from harness import mirror
 
     aligned = dict(knobs.settings("aligned")["pytorch"], bn_momentum=1.0)

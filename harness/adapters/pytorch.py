@@ -121,11 +121,9 @@ SUPPORTED = {  # knob -> the values this adapter can run
 
 
 def check_setting(setting: dict) -> None:
-    from ..knobs import unsupported
+    from ..knobs import check_supported
 
-    for knob, allowed in SUPPORTED.items():
-        if allowed is not None and setting[knob] not in allowed:
-            raise unsupported(NAME, knob, setting[knob], allowed)
+    check_supported(NAME, setting, SUPPORTED)
 
 
 def build_mirror(spec, setting: dict, device: str):
