@@ -71,3 +71,45 @@ def test_a_case_gives_the_same_record_whatever_ran_before_it():
     assert first["results"]["tensorflow"]["error"] is None
     env = first["environment"]
     assert env["pytorch"]["intra_op_threads"] == env["tensorflow"]["intra_op_threads"] == 1
+
+
+@pytest.mark.parametrize("mode", ["native", "aligned"])
+def test_keras_resident_loop_trains_as_fit_does(mode):
+    """On a GPU the TF adapter trains by ``_train_resident`` (data on the device, one compiled
+    loop per epoch) instead of ``fit``; here on the CPU both run and must agree bit for bit:
+    epoch losses and every weight, BN running statistics included. 40 images in batches of 16
+    leave a last batch of 8, as fit's does."""
+    from harness.knobs import settings
+    from harness.mirror import spec
+
+    setting = settings(mode)["tensorflow"]
+    data = load_digits32()
+    x, y = data.x_train[:40], data.y_train[:40]
+    hp = {"learning_rate": 1e-3, "batch_size": 16, "adam_epsilon": 1e-3}
+    keras = tf.keras
+    out = {}
+    for how in ("fit", "resident"):
+        tf.seed(0)
+        model = tf.build_mirror(spec("resnet50", 10, width=0.0625), setting, "cpu")
+        if how == "fit":
+            losses = tf.train(model, x, y, hp, 2, setting=setting)["training_loss"]
+        else:
+            losses = tf._train_resident(
+                model,
+                x,
+                y,
+                hp["batch_size"],
+                2,
+                keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-3),
+                keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=setting["loss_input"] == "logits"
+                ),
+            )
+        out[how] = (losses, tf.weights(model))
+    (fit_losses, fit_weights), (res_losses, res_weights) = out["fit"], out["resident"]
+    assert len(fit_losses) == len(res_losses) == 2
+    assert res_losses == fit_losses  # bit for bit: the same ops in the same order
+    assert fit_weights.keys() == res_weights.keys()
+    assert any("moving" in k for k in fit_weights), "no batch-norm statistics compared"
+    for k in fit_weights:
+        np.testing.assert_array_equal(res_weights[k], fit_weights[k], err_msg=k)
