@@ -13,6 +13,7 @@ import numpy as np
 
 from ..environment import cpu_name, worker_index
 from ..errors import HarnessError
+from ..knobs import check_supported, settings
 
 NAME = "pytorch"
 EVAL_BATCH = 500
@@ -120,15 +121,9 @@ SUPPORTED = {  # knob -> the values this adapter can run
 }
 
 
-def check_setting(setting: dict) -> None:
-    from ..knobs import check_supported
-
-    check_supported(NAME, setting, SUPPORTED)
-
-
 def build_mirror(spec, setting: dict, device: str):
     """The mirror description as an ``nn.Module`` whose modules are named by the spec's nodes."""
-    check_setting(setting)
+    check_supported(NAME, setting, SUPPORTED)
     return _mirror_class()(spec, setting).to(device)
 
 
@@ -305,8 +300,6 @@ def train(
     TensorDataset does). The loss is summed on the device and read once per epoch, so CUDA
     never waits for the host mid-epoch; a non-finite epoch loss stops training as diverged.
     """
-    from ..knobs import settings
-
     setting = setting or settings("native")[NAME]
     _set_tf32(setting["tf32"])
     device, dtype = _device_of(model), _dtype_of(model)

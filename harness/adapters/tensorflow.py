@@ -14,6 +14,7 @@ import numpy as np
 
 from ..environment import cpu_name, worker_index
 from ..errors import HarnessError
+from ..knobs import check_supported, settings
 
 NAME = "tensorflow"
 EVAL_BATCH = 500
@@ -130,17 +131,11 @@ SUPPORTED = {  # knob -> the values this adapter can run
 }
 
 
-def check_setting(setting: dict) -> None:
-    from ..knobs import check_supported
-
-    check_supported(NAME, setting, SUPPORTED)
-
-
 def build_mirror(spec, setting: dict, device: str):
     """The mirror description as a functional Keras model; layers are named by the spec's nodes.
     Padding follows knob ``strided_padding``; with ``loss_input="probabilities"`` the model ends
     in a softmax, as keras.applications' heads do."""
-    check_setting(setting)
+    check_supported(NAME, setting, SUPPORTED)
     layers = keras.layers
     values = {spec.input_name: keras.Input(shape=spec.input_shape, name=spec.input_name)}
     for n in spec.nodes:
@@ -280,13 +275,8 @@ def train(
     host copy and no Python in the loop. ``tests/test_adapters.py`` checks on the CPU that the
     two give the same weights and losses.
     """
-    from ..knobs import settings
-
     setting = setting or settings("native")[NAME]
-    if setting["adam_epsilon"] != "epsilon_hat":
-        from ..knobs import unsupported
-
-        raise unsupported(NAME, "adam_epsilon", setting["adam_epsilon"], ("epsilon_hat",))
+    check_supported(NAME, setting, SUPPORTED)
     _set_tf32(setting["tf32"])
     optimizer = keras.optimizers.Adam(learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"])
     loss_fn = keras.losses.SparseCategoricalCrossentropy(
