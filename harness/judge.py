@@ -1,16 +1,40 @@
-"""Judgement: how far apart two framework results are, and the verdict against a tolerance.
+"""Judgement: how far apart two framework results are, and what that means against the noise.
 
-Pure functions on plain data (NumPy arrays and dicts), so they are tested on constructed inputs.
+Pure functions on plain data (NumPy arrays, lists and dicts), tested on constructed inputs and
+by simulation (``tests/test_statistics.py``).
+
+Why statistics at all: an accuracy after a few hundred float32 training steps is chaotic. A
+rounding difference anywhere (another CPU, another thread count) moves it by several hundredths,
+so one run per framework cannot say whether two frameworks, or a framework before and after an
+upgrade, differ. With K seeds per framework each side is a small sample, and:
+
+- the cross-framework verdict is an equivalence question: ``agree`` only when the gap is
+  *significantly within* the tolerance (two one-sided Welch tests, TOST), ``mismatch`` only when
+  it is *significantly beyond* it, ``inconclusive`` otherwise; ``uninformative`` when both sides
+  sit in the binomial band around chance, where a pair of models says nothing;
+- drift (a framework moved away from its own baseline) needs a significant move *and* a move
+  larger than a stated practical margin, with the false-alarm rate held over the whole run by
+  Bonferroni's correction (the number of drift tests in the run is known when it starts, so
+  each test decides alone, as pytest reports each case as it finishes).
+
+With one seed (K = 1) there is no noise estimate: the verdict is the point comparison the paper
+made, and it does not gate (``baselines.compare`` reports it; the numerics check gates).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
-VERDICTS = ("agree", "mismatch", "inconclusive", "diverged", "error")
-SIGNIFICANCE_TEST = "welch_t"  # scipy.stats.ttest_ind(equal_var=False), two-sided
+VERDICTS = ("agree", "mismatch", "inconclusive", "uninformative", "diverged", "error")
+# The only verdict changes that fail a check: a real disagreement appearing or disappearing, and
+# a run that now fails. A move into or out of `inconclusive` (or `uninformative`, `diverged`) is
+# reported, not failed: with a chaotic quantity near the tolerance it happens by chance.
+FAILING_FLIPS = (frozenset({"agree", "mismatch"}),)
+GAP_TEST = "welch_tost"  # two one-sided Welch t-tests against +-tolerance
+DRIFT_TEST = "welch_t_bonferroni"
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
@@ -30,64 +54,165 @@ def prediction_agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
     return float(np.count_nonzero(pred_a == pred_b) / pred_a.size)
 
 
-def collapsed(test_accuracy: float, num_classes: int, margin: float) -> bool:
-    """At (or below) chance level plus ``margin``: the model learned nothing usable."""
-    return test_accuracy <= 1.0 / num_classes + margin
+def chance_band(num_classes: int, test_size: int, seeds: int = 1, level: float = 0.99):
+    """(low, high): where the mean test accuracy of ``seeds`` models that learned nothing falls
+    with probability ``level``: the binomial interval of ``test_size * seeds`` guesses at
+    1 / ``num_classes``, as fractions. A model that always predicts one class scores that
+    class's share of the test set, inside the band on a balanced test set."""
+    from scipy import stats
+
+    n = test_size * seeds
+    low, high = stats.binom.interval(level, n, 1.0 / num_classes)
+    return float(low / n), float(high / n)
+
+
+def collapsed(test_accuracy: float, band: tuple[float, float]) -> bool:
+    """Inside the chance band: the model learned nothing usable."""
+    return band[0] <= test_accuracy <= band[1]
 
 
 def accuracy_stats(values: list[float]) -> dict:
-    """n, mean, standard deviation (n - 1 in the denominator; 0 for one value), min, max."""
+    """n, mean, standard deviation (n - 1 in the denominator; exactly 0 when every value is the
+    same: the float formula gives 1e-16 there, which would make any move look significant),
+    min, max."""
     x = np.asarray(values, dtype=np.float64)
+    spread = x.size > 1 and np.ptp(x) > 0
     return {
         "n": int(x.size),
         "mean": float(x.mean()),
-        "std": float(x.std(ddof=1)) if x.size > 1 else 0.0,
+        "std": float(x.std(ddof=1)) if spread else 0.0,
         "min": float(x.min()),
         "max": float(x.max()),
     }
 
 
-def significance(a: list[float], b: list[float], alpha: float) -> dict:
-    """Welch's t-test (unequal variances, two-sided) on two frameworks' per-seed accuracies.
+def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(standard error of mean(x) - mean(y), Welch-Satterthwaite degrees of freedom). Exactly
+    (0, inf) when neither side varies."""
+    vx = x.var(ddof=1) / x.size if np.ptp(x) > 0 else 0.0
+    vy = y.var(ddof=1) / y.size if np.ptp(y) > 0 else 0.0
+    se2 = vx + vy
+    if se2 == 0:
+        return 0.0, math.inf
+    df = se2**2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    return math.sqrt(se2), df
 
-    Where neither side varies across seeds the test is undefined; then the difference is
-    certain (p = 0) if the means differ and absent (p = 1) if they do not."""
+
+def _p_greater(t: float, df: float) -> float:
+    """P(T >= t) for Student's t with ``df`` degrees of freedom."""
     from scipy import stats
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.t.sf(t, df))
+
+
+def gap_test(a: list[float], b: list[float], tolerance: float, alpha: float) -> dict:
+    """Is mean(a) - mean(b) within +-tolerance, beyond it, or neither, at level ``alpha``?
+
+    ``p_within`` is the larger p-value of the two one-sided Welch tests of the equivalence test
+    (TOST): gap < +tolerance and gap > -tolerance. ``p_beyond`` is the one-sided Welch test
+    that |gap| exceeds the tolerance on the side the gap lies. ``interval`` is the
+    (1 - 2 alpha) confidence interval of the gap: within means it lies inside +-tolerance,
+    beyond means it lies outside. Where neither side varies the gap is exact: p-values are 0 or
+    1 and the interval is the point."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if len(x) < 2 or len(y) < 2:
-        raise ValueError(f"a significance test needs >= 2 seeds per side, got {len(x)}, {len(y)}")
-    if np.ptp(x) == 0 and np.ptp(y) == 0:  # every seed the same on both sides
-        statistic, p_value = None, 1.0 if x.mean() == y.mean() else 0.0
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"a significance test needs >= 2 seeds per side, got {x.size}, {y.size}")
+    gap = float(x.mean() - y.mean())
+    se, df = _welch(x, y)
+    slack = 1e-12  # accuracies are fractions k/N: a gap exactly at the tolerance is within it
+    if se == 0:
+        within = abs(gap) <= tolerance + slack
+        p_within, p_beyond, half = (0.0 if within else 1.0), (1.0 if within else 0.0), 0.0
     else:
-        with warnings.catch_warnings():
-            # scipy warns of "catastrophic cancellation" when one side's seeds are all equal
-            # (a variance of 0 computed in floats); the test is still the right one.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            result = stats.ttest_ind(x, y, equal_var=False)
-        statistic, p_value = float(result.statistic), float(result.pvalue)
+        from scipy import stats
+
+        p_within = max(
+            _p_greater((gap + tolerance) / se, df),  # H1: gap > -tolerance
+            _p_greater((tolerance - gap) / se, df),  # H1: gap < +tolerance
+        )
+        p_beyond = _p_greater((abs(gap) - tolerance) / se, df)  # H1: |gap| > tolerance
+        half = float(stats.t.ppf(1 - alpha, df)) * se
     return {
-        "test": SIGNIFICANCE_TEST,
+        "test": GAP_TEST,
         "alpha": alpha,
-        "statistic": statistic,
-        "p_value": p_value,
-        "significant": p_value < alpha,
+        "tolerance": tolerance,
+        "gap": gap,
+        "standard_error": se,
+        "df": df if math.isfinite(df) else None,
+        "interval": [gap - half, gap + half],
+        "p_within": p_within,
+        "p_beyond": p_beyond,
     }
 
 
-def verdict(results: dict[str, dict], tolerance: float, statistics: dict | None = None) -> str:
-    """``error`` if a run failed, ``diverged`` if a loss went non-finite, else ``agree`` when
-    |difference in test accuracy| <= tolerance. Beyond it: ``mismatch`` with one seed per side;
-    with several (``statistics`` from ``significance``), ``mismatch`` only when the difference
-    is also significant, else ``inconclusive`` (beyond tolerance, inside the noise floor)."""
+def verdict(
+    results: dict[str, dict],
+    tolerance: float,
+    statistics: dict | None = None,
+    chance: tuple[float, float] | None = None,
+) -> str:
+    """``error`` if a run failed, ``diverged`` if a loss went non-finite, ``uninformative`` if
+    both sides' (mean) accuracies lie in the ``chance`` band. Otherwise, with one seed per side
+    (``statistics`` None) the paper's point comparison: ``agree`` when |gap| <= tolerance, else
+    ``mismatch``. With several seeds (``statistics`` from ``gap_test``): ``agree`` when the gap
+    is significantly within the tolerance, ``mismatch`` when significantly beyond, else
+    ``inconclusive``."""
     if any(r.get("error") for r in results.values()):
         return "error"
     if any(r["diverged"] for r in results.values()):
         return "diverged"
-    a, b = (r["test_accuracy"] for r in results.values())
-    # Accuracies are fractions k/N: a tiny slack keeps a gap exactly at the tolerance "agree".
-    if abs(a - b) <= tolerance + 1e-12:
+    accuracies = [r["test_accuracy"] for r in results.values()]
+    if chance is not None and all(collapsed(a, chance) for a in accuracies):
+        return "uninformative"
+    if statistics is None:
+        a, b = accuracies
+        # Accuracies are fractions k/N: a tiny slack keeps a gap exactly at the tolerance "agree".
+        return "agree" if abs(a - b) <= tolerance + 1e-12 else "mismatch"
+    alpha = statistics["alpha"]
+    if statistics["p_within"] < alpha:
         return "agree"
-    if statistics is None or statistics["significant"]:
+    if statistics["p_beyond"] < alpha:
         return "mismatch"
     return "inconclusive"
+
+
+def flip_fails(then: str, now: str) -> bool:
+    """Whether a verdict change fails the check (see ``FAILING_FLIPS``): agree <-> mismatch,
+    or a run that now raises."""
+    if then == now:
+        return False
+    return now == "error" or frozenset({then, now}) in FAILING_FLIPS
+
+
+def drift_test(
+    then: list[float], now: list[float], margin: float, alpha: float, family_size: int
+) -> dict:
+    """Did a framework's accuracy move away from its baseline? Welch's t-test (two-sided) on the
+    per-seed accuracies then and now, Bonferroni-corrected for ``family_size`` tests in the run
+    (the family-wise false-alarm rate stays at most ``alpha``), and a move larger than the
+    practical ``margin``: both are needed. Where neither sample varies the move is exact
+    (p = 0 if it moved at all)."""
+    x, y = np.asarray(now, dtype=np.float64), np.asarray(then, dtype=np.float64)
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"a drift test needs >= 2 seeds then and now, got {y.size}, {x.size}")
+    if family_size < 1:
+        raise ValueError(f"family_size={family_size} must be >= 1")
+    moved = float(x.mean() - y.mean())
+    se, df = _welch(x, y)
+    if se == 0:
+        p = 0.0 if moved != 0 else 1.0
+    else:
+        p = min(1.0, 2 * _p_greater(abs(moved) / se, df))
+    p_adjusted = min(1.0, p * family_size)
+    return {
+        "test": DRIFT_TEST,
+        "moved": moved,
+        "p_value": p,
+        "p_adjusted": p_adjusted,
+        "family_size": family_size,
+        "alpha": alpha,
+        "margin": margin,
+        "drifted": p_adjusted < alpha and abs(moved) > margin + 1e-12,
+    }
