@@ -70,7 +70,24 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
         },
         # Native: torch's own default. Recorded because TF's default differs on Ampere/Hopper.
         "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "kernels": kernels(use_cuda),
     }
+
+
+def kernels(use_cuda: bool) -> dict:
+    """What PyTorch dispatches to on this platform: its CPU kernel ISA (``ATEN_CPU_CAPABILITY``
+    caps it), and on CUDA the GPU, its compute capability and the CUDA and cuDNN versions."""
+    out = {"cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    if use_cuda:
+        index = torch.cuda.current_device()
+        major, minor = torch.cuda.get_device_capability(index)
+        out["gpu"] = {
+            "name": torch.cuda.get_device_name(index),
+            "compute_capability": f"{major}.{minor}",
+            "cuda": torch.version.cuda,
+            "cudnn": str(torch.backends.cudnn.version()),
+        }
+    return out
 
 
 def seed(value: int) -> None:
@@ -305,14 +322,7 @@ def train(
     device, dtype = _device_of(model), _dtype_of(model)
     xs, ys = _to_tensor(x).to(device, dtype), torch.from_numpy(y).to(device)
     bs = hp["batch_size"]
-    if setting["adam_epsilon"] == "epsilon_hat":
-        optimizer = _epsilon_hat_adam()(
-            model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"]
-        )
-    else:
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"]
-        )
+    optimizer = make_optimizer(model, hp, setting)
     loss_fn = torch.nn.CrossEntropyLoss()
     losses: list[float | None] = []
     diverged = False
@@ -333,6 +343,75 @@ def train(
         if diverged:
             break
     return {"training_loss": losses, "diverged": diverged}
+
+
+def make_optimizer(model, hp: dict, setting: dict | None = None):
+    """The optimizer ``train`` uses: ``torch.optim.Adam(lr, eps)``, or with knob
+    ``adam_epsilon="epsilon_hat"`` Keras' formula."""
+    setting = setting or settings("native")[NAME]
+    if setting["adam_epsilon"] == "epsilon_hat":
+        return _epsilon_hat_adam()(
+            model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"]
+        )
+    return torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], eps=hp["adam_epsilon"])
+
+
+# --- numerics check (harness/numerics.py): the same primitives on both sides ----------------
+
+
+def trainable(model) -> dict[str, np.ndarray]:
+    """Every trainable parameter by name, as NumPy, in PyTorch's layout."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.named_parameters()}
+
+
+def running_statistics(model) -> dict[str, np.ndarray]:
+    """Every batch-norm running mean and variance by name."""
+    return {
+        k: v.detach().cpu().numpy().copy()
+        for k, v in model.named_buffers()
+        if k.endswith(("running_mean", "running_var"))
+    }
+
+
+def float64_copy(model):
+    """The same model with every parameter and buffer in float64: the rounding-free reference."""
+    import copy
+
+    return copy.deepcopy(model).double()
+
+
+def first_step(model, x: np.ndarray, y: np.ndarray, setting: dict | None = None) -> dict:
+    """What the first training step computes before the optimizer moves anything: a forward
+    pass in training mode (batch statistics; the running statistics update as in training),
+    the loss and every parameter's gradient. Dropout is off: its masks come from a random
+    stream, not from the arithmetic this checks. Returns float64 NumPy: ``loss``, ``output``
+    (the model's output) and ``gradients`` by parameter name."""
+    setting = setting or settings("native")[NAME]
+    _set_tf32(setting["tf32"])
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            module.eval()
+    model.zero_grad(set_to_none=True)
+    xs = _to_tensor(x).to(_device_of(model), _dtype_of(model))
+    out = model(xs)
+    loss = torch.nn.CrossEntropyLoss()(out, torch.from_numpy(y).to(out.device))
+    loss.backward()
+    grads = {k: v.grad.detach().double().cpu().numpy() for k, v in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    return {
+        "loss": float(loss.detach().double()),
+        "output": out.detach().double().cpu().numpy(),
+        "gradients": grads,
+    }
+
+
+def apply_gradients(model, optimizer, gradients: dict[str, np.ndarray]) -> None:
+    """One optimizer step with the given gradients (by parameter name) in place of backprop."""
+    for k, v in model.named_parameters():
+        v.grad = torch.from_numpy(np.asarray(gradients[k])).to(v.device, v.dtype)
+    optimizer.step()
+    model.zero_grad(set_to_none=True)
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:

@@ -86,7 +86,29 @@ def configure(intra_op_threads: int, inter_op_threads: int, device: str) -> dict
         "determinism": {"tf.config.experimental.enable_op_determinism": True},
         # Native: TF's own default (TF32 on for matmul and conv on Ampere and newer).
         "tf32_matmul": tf.config.experimental.tensor_float_32_execution_enabled(),
+        "kernels": kernels(details if use_gpu else None),
     }
+
+
+def kernels(gpu_details: dict | None) -> dict:
+    """What TensorFlow dispatches to on this platform: whether its oneDNN CPU kernels are on
+    (``TF_ENABLE_ONEDNN_OPTS``, default on x86) and the ISA oneDNN picks (``ONEDNN_MAX_CPU_ISA``
+    caps it); on CUDA the GPU, its compute capability and the CUDA and cuDNN it was built with."""
+    from ..environment import cpu_platform
+
+    switch = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower()
+    onednn = switch not in ("0", "false") and cpu_platform()["machine"] in ("x86_64", "AMD64")
+    out = {"onednn": onednn, "onednn_isa": cpu_platform()["onednn_isa"] if onednn else None}
+    if gpu_details is not None:
+        build = tf.sysconfig.get_build_info()
+        capability = gpu_details.get("compute_capability")
+        out["gpu"] = {
+            "name": gpu_details.get("device_name", "GPU"),
+            "compute_capability": ".".join(map(str, capability)) if capability else None,
+            "cuda": build.get("cuda_version"),
+            "cudnn": build.get("cudnn_version"),
+        }
+    return out
 
 
 def seed(value: int) -> None:
@@ -278,10 +300,8 @@ def train(
     setting = setting or settings("native")[NAME]
     check_supported(NAME, setting, SUPPORTED)
     _set_tf32(setting["tf32"])
-    optimizer = keras.optimizers.Adam(learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"])
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=setting["loss_input"] == "logits"
-    )
+    optimizer = make_optimizer(model, hp, setting)
+    loss_fn = _loss_function(setting)
     if tf.config.get_visible_devices("GPU"):
         raw = _train_resident(
             model, x, y, hp["batch_size"], epochs, optimizer, loss_fn, on_epoch_end
@@ -356,6 +376,84 @@ def _stop_on_non_finite_epoch_loss(then=None):
                 then(epoch)
 
     return StopOnNonFiniteEpochLoss()
+
+
+def make_optimizer(model, hp: dict, setting: dict | None = None):
+    """The optimizer ``train`` uses: ``keras.optimizers.Adam(learning_rate, epsilon)``."""
+    return keras.optimizers.Adam(learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"])
+
+
+def _loss_function(setting: dict):
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=setting["loss_input"] == "logits")
+
+
+# --- numerics check (harness/numerics.py): the same primitives on both sides ----------------
+
+
+def trainable(model) -> dict[str, np.ndarray]:
+    """Every trainable variable by its Keras path, as NumPy, in Keras' layout."""
+    return {v.path: np.asarray(v.numpy()).copy() for v in model.trainable_variables}
+
+
+def running_statistics(model) -> dict[str, np.ndarray]:
+    """Every batch-norm moving mean and variance by its Keras path."""
+    return {
+        v.path: np.asarray(v.numpy()).copy()
+        for v in model.non_trainable_variables
+        if v.path.endswith(("moving_mean", "moving_variance"))
+    }
+
+
+def float64_copy(model):
+    """The same model (layers, weights, running statistics) with every layer in float64: the
+    rounding-free reference. The input stays float32, so both see the same image values."""
+
+    def in_float64(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+
+    copy = keras.models.clone_model(model, clone_function=in_float64)
+    copy.set_weights([np.asarray(w, dtype=np.float64) for w in model.get_weights()])
+    if hasattr(model, "mirror_spec"):
+        copy.mirror_spec = model.mirror_spec
+    return copy
+
+
+def first_step(model, x: np.ndarray, y: np.ndarray, setting: dict | None = None) -> dict:
+    """What the first training step computes before the optimizer moves anything: a forward
+    pass in training mode (batch statistics; the moving statistics update as in training), the
+    loss and every trainable variable's gradient. Dropout is off: its masks come from a random
+    stream, not from the arithmetic this checks. Returns float64 NumPy: ``loss``, ``output``
+    (the model's output) and ``gradients`` by variable path."""
+    setting = setting or settings("native")[NAME]
+    _set_tf32(setting["tf32"])
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    rates = [layer.rate for layer in dropouts]
+    for layer in dropouts:
+        layer.rate = 0.0
+    try:
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape:
+            out = model(_to_array(x), training=True)
+            loss = _loss_function(setting)(y, out)
+        grads = tape.gradient(loss, variables)
+    finally:
+        for layer, rate in zip(dropouts, rates, strict=True):
+            layer.rate = rate
+    return {
+        "loss": float(np.asarray(loss, dtype=np.float64)),
+        "output": np.asarray(out, dtype=np.float64),
+        "gradients": {
+            v.path: np.asarray(g, dtype=np.float64) for v, g in zip(variables, grads, strict=True)
+        },
+    }
+
+
+def apply_gradients(model, optimizer, gradients: dict[str, np.ndarray]) -> None:
+    """One optimizer step with the given gradients (by variable path) in place of backprop."""
+    variables = model.trainable_variables
+    optimizer.apply_gradients(
+        [(tf.constant(np.asarray(gradients[v.path]), dtype=v.dtype), v) for v in variables]
+    )
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:
