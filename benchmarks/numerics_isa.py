@@ -8,7 +8,8 @@ Runs the numerics probe twice in fresh processes, with this CPU's default kernel
 values and their float64 noise) and with the kernel ISA capped
 (``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``: the other machine), and prints per
 check, framework and stage: the largest relative move between the two ISAs, the stage's noise
-level, and the multiplier that move needs (the check passes while it is below MULTIPLIER).
+level and floor, and the multiplier that move needs under the floor (the check passes while it
+is below MULTIPLIER). ``--raw`` keeps both probes' measurements, ``--from-raw`` judges them again.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", default="vgg16,resnet50,densenet121")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--raw", help="also write both probes' measurements to this file")
+    parser.add_argument("--from-raw", help="judge the measurements a --raw run wrote, again")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--no-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -77,8 +80,14 @@ def main(argv=None) -> int:
 
     from harness import numerics
 
-    base = run_probe(args.archs, capped=False, reference=True)
-    other = run_probe(args.archs, capped=True, reference=False)
+    if args.from_raw:
+        both = json.loads(Path(args.from_raw).read_text())
+        base, other = both["default"], both["capped"]
+    else:
+        base = run_probe(args.archs, capped=False, reference=True)
+        other = run_probe(args.archs, capped=True, reference=False)
+    if args.raw:
+        Path(args.raw).write_text(json.dumps({"default": base, "capped": other}))
     print(
         f"default: {base['platform']['cpu_model']}, PyTorch {base['pytorch_kernels']}, "
         f"oneDNN {base['platform']['onednn_isa']}; capped: PyTorch {other['pytorch_kernels']}, "
@@ -86,7 +95,7 @@ def main(argv=None) -> int:
     )
     print(
         f"{'check':28} {'framework':10} {'stage':11} {'n':>4} {'ISA move':>9} "
-        f"{'noise lvl':>9} {'needs':>7}  (MULTIPLIER {numerics.MULTIPLIER:g})"
+        f"{'noise lvl':>9} {'floor':>7} {'needs':>7}  (MULTIPLIER {numerics.MULTIPLIER:g})"
     )
     rows, worst = [], 0.0
     for check, frameworks in base["checks"].items():
@@ -97,9 +106,13 @@ def main(argv=None) -> int:
             for name, entry in measured["quantities"].items():
                 stage = name.split("/", 1)[0]
                 moved = abs(now[name]["value"] - entry["value"])
-                allowed = numerics.allowed(entry, levels[stage])
+                allowed = numerics.allowed(entry, levels[stage], stage)
                 rel = moved / (abs(entry["value"]) or 1.0)
-                stages.setdefault(stage, []).append((rel, moved / allowed * numerics.MULTIPLIER))
+                if allowed > 0:
+                    needs = moved / allowed * numerics.MULTIPLIER
+                else:  # an exact zero (a zero-initialized bias): it must stay exactly zero
+                    needs = 0.0 if moved == 0 else float("inf")
+                stages.setdefault(stage, []).append((rel, needs))
             for stage, values in stages.items():
                 move = max(v[0] for v in values)
                 needs = max(v[1] for v in values)
@@ -108,8 +121,9 @@ def main(argv=None) -> int:
                     {"check": check, "framework": fw, "stage": stage, "n": len(values),
                      "isa_move": move, "noise_level": levels[stage], "needs": needs}
                 )  # fmt: skip
+                floor = numerics.floor(stage)
                 print(f"{check:28} {fw:10} {stage:11} {len(values):4d} {move:9.1e} "
-                      f"{levels[stage]:9.1e} {needs:7.1f}")  # fmt: skip
+                      f"{levels[stage]:9.1e} {floor:7.0e} {needs:7.1f}")  # fmt: skip
     print(
         f"largest multiplier needed: {worst:.1f} (allowed {numerics.MULTIPLIER:g}): "
         + ("every check holds on the capped ISA" if worst <= numerics.MULTIPLIER else "FAILS")
