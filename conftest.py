@@ -94,13 +94,28 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
+    if "numerics_check" in metafunc.fixturenames:
+        from harness import numerics
+
+        metafunc.parametrize(
+            "numerics_check",
+            numerics.CHECKS,
+            ids=[numerics.check_id(arch, source) for arch, source in numerics.CHECKS],
+        )
     if "case" in metafunc.fixturenames:
         profile = metafunc.config._crossedwires_profile
         cases = get_case_set(profile.case_set)
         seeds = metafunc.config.getoption("--seeds")
         if seeds:
             cases = tuple(replace(c, seeds=seeds) for c in cases)
-        metafunc.parametrize("case", cases, ids=[c.case_id for c in cases])
+        # A case too slow for every push on a CPU (the case table says which, from measured
+        # times) is marked `heavy`: CI's `-m "not heavy"` leaves it to the main-branch job
+        # (docs/performance.md has the split).
+        heavy = [pytest.mark.heavy]
+        metafunc.parametrize(
+            "case",
+            [pytest.param(c, id=c.case_id, marks=heavy if c.heavy else []) for c in cases],
+        )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -126,6 +141,14 @@ def pytest_collection_modifyitems(config, items):
     ordered = sorted((items[i] for i in slots), key=cost, reverse=True)
     for i, item in zip(slots, ordered, strict=True):
         items[i] = item
+
+
+def pytest_collection_finish(session):
+    """The family of drift tests this run makes (two frameworks per selected case), known
+    before any case runs: each case's drift test is Bonferroni-corrected for it. Under xdist
+    every worker collects the same selection, so every worker counts the same family."""
+    cases = sum("case" in _params(item) for item in session.items)
+    session.config._crossedwires_family = max(1, 2 * cases)
 
 
 def _params(item) -> dict:
@@ -169,6 +192,12 @@ def dataset(request, profile):
 @pytest.fixture(scope="session")
 def baselines_dir(request) -> Path:
     return Path(request.config.getoption("--baselines-dir"))
+
+
+@pytest.fixture(scope="session")
+def drift_family_size(request) -> int:
+    """How many drift tests this run makes: the Bonferroni factor of each."""
+    return getattr(request.config, "_crossedwires_family", 1)
 
 
 @pytest.fixture(scope="session")
@@ -249,10 +278,19 @@ def pytest_sessionfinish(session):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _rows_sink:
         return
-    from harness.report import drift_by_framework, summary_table
+    from harness.report import drift_by_framework, gating_note, summary_table, verdict_counts
 
     terminalreporter.section(f"crossedwires: profile {config._crossedwires_profile.name}")
     terminalreporter.write_line(summary_table(_rows_sink))
+    terminalreporter.write_line(verdict_counts(_rows_sink))
+    single = gating_note(_rows_sink)
+    if single:
+        terminalreporter.write_line(single)
+    notes = [(row["case"], note) for row in _rows_sink for note in row.get("notes") or []]
+    if notes:
+        terminalreporter.section("crossedwires: reported, not failed")
+        for case, note in sorted(notes):
+            terminalreporter.write_line(f"{case}: {note}")
     drift = drift_by_framework(_rows_sink)
     if drift:
         terminalreporter.section("crossedwires: drift by framework")

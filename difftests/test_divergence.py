@@ -1,18 +1,63 @@
-"""The divergence cases: one test, parametrized from the case table (``harness/cases.py``).
+"""The divergence suite: two tests, parametrized from the case table (``harness/cases.py``) and
+the numerics checks (``harness/numerics.py``).
 
-Each case trains one architecture with one set of hyperparameters in PyTorch and in
-TensorFlow/Keras, judges the two results and checks them against the committed baseline.
+- ``test_numerics[<arch>-<source>-numerics]``: each framework's first training step from fixed
+  weights on a fixed batch, per layer, against its baseline within float32 noise: fast, and the
+  same on any CPU unless a kernel, a default or an optimizer changed.
+- ``test_case[<case-id>]``: each case trains one architecture with one set of hyperparameters
+  in PyTorch and in TensorFlow/Keras with K seeds each, judges the gap and checks the record
+  against the committed baseline, as distributions over seeds.
+
 Select with ``-k``: ``-k densenet``, ``-k "resnet50 and bs10"``, ``-k mirror`` (mirror models,
-both modes), ``-k aligned``; ``--explain`` adds the knob table for each mirror case.
+both modes), ``-k aligned``, ``-k numerics``; ``--explain`` adds the knob table for each mirror
+case.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from harness import baselines
+from harness import baselines, numerics
+from harness.environment import change, describe_change
 from harness.errors import BaselineError
-from harness.runner import run_case, seeds_of
+from harness.runner import environment, run_case, seeds_of
+
+
+def _existing_baseline(path, case_id: str, create: str, report_row):
+    """The committed baseline, read before any training; a missing or broken one fails."""
+    if not path.exists():
+        report_row(**_row(case_id, None, "missing"))
+        pytest.fail(f"no baseline for {case_id} at {path}; create it with: {create}", pytrace=False)
+    try:
+        return baselines.read(path)
+    except BaselineError as exc:
+        report_row(**_row(case_id, None, "invalid"))
+        pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
+
+
+def test_numerics(numerics_check, profile, dataset, baselines_dir, regen, report_row):
+    arch, source = numerics_check
+    check = numerics.check_id(arch, source)
+    path = baselines.baseline_path(baselines_dir, profile.name, arch, check)
+    create = baselines.regen_command(profile.name, check)
+    baseline = None if regen else _existing_baseline(path, check, create, report_row)
+    env = environment(profile)
+    measured = numerics.measure(arch, source, profile, dataset, reference=regen)
+    if regen:
+        record = numerics.build_record(arch, source, profile, dataset, measured, env)
+        baselines.write(path, record)
+        report_row(**_row(check, None, "written", verdict="numerics"))
+        return
+    bad = numerics.compare(baseline["frameworks"], measured)
+    report_row(**_row(check, None, "changed" if bad else "ok", verdict="numerics"))
+    if bad:
+        where = describe_change(change(baseline["environment"], env, baselines.FRAMEWORK_PACKAGES))
+        pytest.fail(
+            f"{check} ({path}):\n  "
+            + "\n  ".join(numerics.describe(fw, b) for fw, b in bad.items())
+            + f"\n  {where}\nIf the change is understood, regenerate with: {create}",
+            pytrace=False,
+        )
 
 
 def test_case(
@@ -25,6 +70,7 @@ def test_case(
     weights_root,
     report_row,
     explain_table,
+    drift_family_size,
 ):
     path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
     create = baselines.regen_command(profile.name, case.case_id)
@@ -36,16 +82,7 @@ def test_case(
         report_row(**_row(case.case_id, kept, "kept"))
         return
     if not regen:  # check the baseline before spending minutes on training
-        if not path.exists():
-            report_row(**_row(case.case_id, None, "missing"))
-            pytest.fail(
-                f"no baseline for {case.case_id} at {path}; create it with: {create}", pytrace=False
-            )
-        try:
-            baseline = baselines.read(path)
-        except BaselineError as exc:
-            report_row(**_row(case.case_id, None, "invalid"))
-            pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
+        baseline = _existing_baseline(path, case.case_id, create, report_row)
 
     weights_dir = weights_root / profile.name / case.arch if weights_root else None
     record = baselines.normalize(run_case(case, profile, dataset, weights_dir))
@@ -56,13 +93,20 @@ def test_case(
         baselines.write(path, record)
         report_row(**_row(case.case_id, record, "written"))
         return
-    status, problems, drifted = baselines.compare(baseline, record, profile.drift_tolerance)
-    report_row(**_row(case.case_id, record, status, drifted, baseline))
-    if problems:
+    result = baselines.compare(
+        baseline,
+        record,
+        profile.drift_margin,
+        profile.significance_level,
+        drift_family_size,
+    )
+    row = _row(case.case_id, record, result["status"], result["drifted"], baseline)
+    report_row(**row, notes=result["notes"])  # reported at the end of the run, not failed
+    if result["problems"]:
         pytest.fail(
             f"{case.case_id} ({path}):\n  "
-            + "\n  ".join(problems)
-            + f"\nIf the change is understood, regenerate with: {create}",
+            + "\n  ".join(result["problems"])
+            + f"\n  {result['where']}\nIf the change is understood, regenerate with: {create}",
             pytrace=False,
         )
 
@@ -73,6 +117,7 @@ def _row(
     status: str,
     drifted: dict | None = None,
     baseline: dict | None = None,
+    verdict: str | None = None,
 ) -> dict:
     results = record["results"] if record else {}
     comparison = record["comparison"] if record else None
@@ -87,9 +132,10 @@ def _row(
     return {
         "drift": drift,
         "case": case_id,
+        "seeds": baselines.seeds_in(record) if record else None,
         "acc PyTorch": results.get("pytorch", {}).get("test_accuracy"),
         "acc TF": results.get("tensorflow", {}).get("test_accuracy"),
         "difference": comparison["accuracy_diff"] if comparison else None,
-        "verdict": record["verdict"] if record else None,
+        "verdict": record["verdict"] if record else verdict,
         "baseline": status,
     }

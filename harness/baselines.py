@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from . import atomic
+from . import atomic, judge
 from .errors import BaselineError
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
@@ -57,15 +57,31 @@ def dumps(record: dict) -> str:
     return json.dumps(normalize(record), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
+SCHEMA_VERSION = 2
+SCHEMAS = {"case": "baseline.schema.json", "numerics": "numerics.schema.json"}
+
+
 @cache
-def schema() -> dict:
-    text = (resources.files("harness") / "resources" / "baseline.schema.json").read_text()
+def schema(kind: str = "case") -> dict:
+    text = (resources.files("harness") / "resources" / SCHEMAS[kind]).read_text()
     return json.loads(text)
 
 
+def kind_of(record: dict) -> str:
+    """``numerics`` for a numerics check's record, ``case`` for a divergence case's."""
+    return "numerics" if record.get("kind") == "numerics" else "case"
+
+
 def validate(record: dict, where: str) -> None:
-    """Raise BaselineError naming the file and the field when ``record`` breaks the schema."""
-    error = best_match(jsonschema.Draft202012Validator(schema()).iter_errors(record))
+    """Raise BaselineError naming the file and the field when ``record`` breaks its schema."""
+    version = record.get("schema_version")
+    if isinstance(version, int) and version != SCHEMA_VERSION:
+        raise BaselineError(
+            f"{where}: field schema_version: {version} was written by another version of "
+            f"crossedwires (this one reads {SCHEMA_VERSION}); regenerate the baseline"
+        )
+    validator = jsonschema.Draft202012Validator(schema(kind_of(record)))
+    error = best_match(validator.iter_errors(record))
     if error is None:
         return
     field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -131,6 +147,16 @@ def seeds_in(record: dict) -> int:
     return len(record["results"]["pytorch"].get("seeds") or [None])
 
 
+def per_seed(record: dict, framework: str) -> list[float] | None:
+    """A framework's per-seed test accuracies (None where a seed has none)."""
+    result = record["results"][framework]
+    if result.get("seeds"):
+        accuracies = [s["test_accuracy"] for s in result["seeds"]]
+    else:
+        accuracies = [result["test_accuracy"]]
+    return None if None in accuracies else accuracies
+
+
 def versions_of(record: dict, framework: str) -> str:
     versions = record["environment"][framework]["versions"]
     return ", ".join(f"{p} {versions.get(p)}" for p in FRAMEWORK_PACKAGES[framework])
@@ -139,57 +165,94 @@ def versions_of(record: dict, framework: str) -> str:
 def _summary(record: dict) -> str:
     r = record["results"]
     acc = ", ".join(f"{fw} {_fmt(r[fw]['test_accuracy'])}" for fw in r)
-    diff = record["comparison"]["accuracy_diff"] if record["comparison"] else None
-    return f"{record['verdict']} ({acc}, difference {_fmt(diff)})"
+    comparison = record["comparison"]
+    diff = comparison["accuracy_diff"] if comparison else None
+    stats = (comparison or {}).get("statistics")
+    interval = ""
+    if stats:
+        lo, hi = stats["interval"]
+        interval = f", {100 * (1 - 2 * stats['alpha']):.0f}% interval [{lo:+.4f}, {hi:+.4f}]"
+    return f"{record['verdict']} ({acc}, difference {_fmt(diff)}{interval})"
 
 
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
-def drift_threshold(baseline: dict, record: dict, framework: str, drift_tolerance: float):
-    """(threshold, rule): how far a framework's accuracy may move from its baseline. With K > 1
-    seeds on both sides: three standard errors of the difference of the two means, from the
-    baselined spread (std over the baseline's seeds); with one seed: the profile's tolerance."""
-    then = baseline["results"][framework].get("accuracy_stats")
-    now = record["results"][framework].get("accuracy_stats")
-    if then and now and then["std"] > 0:
-        se = then["std"] * math.sqrt(1 / then["n"] + 1 / now["n"])
-        rule = (
-            f"3 standard errors of the baselined spread: std {then['std']:.4f} over "
-            f"{then['n']} seeds, now {now['n']} seeds"
-        )
-        return 3 * se, rule
-    return drift_tolerance, f"drift tolerance {drift_tolerance}"
-
-
 def compare(
-    baseline: dict, record: dict, drift_tolerance: float
-) -> tuple[str, list[str], dict[str, float]]:
-    """Check a new record against its baseline: (status, problems, drifted). Status is ``ok``,
-    ``verdict changed`` or ``drift``; a known mismatch that reproduces is ``ok``. ``drifted``
-    maps each framework that moved beyond its threshold (``drift_threshold``) to the move."""
-    problems = []
+    baseline: dict,
+    record: dict,
+    drift_margin: float,
+    alpha: float = 0.05,
+    family_size: int = 1,
+) -> dict:
+    """Check a new record against its baseline. Returns ``status`` (``ok``, ``reported``,
+    ``verdict changed`` or ``drift``), ``problems`` (what fails the check), ``notes`` (what is
+    reported without failing), ``drifted`` ({framework: move} for each that drifted) and
+    ``change`` (what differs between the two environments: versions, platform).
+
+    With K > 1 seeds on both sides: a flip between ``agree`` and ``mismatch`` fails, as does a
+    run that now errs; a move into or out of ``inconclusive`` (or ``uninformative``,
+    ``diverged``) is reported. A framework has drifted when Welch's test on its per-seed
+    accuracies, Bonferroni-corrected over the ``family_size`` drift tests of the run, is
+    significant at ``alpha`` and the move exceeds ``drift_margin`` (``judge.drift_test``).
+    With one seed on either side nothing about the accuracies gates but a new error: the
+    accuracy of one chaotic run moves with the platform, so it is reported, and the numerics
+    check gates."""
+    from .environment import change, describe_change
+
+    delta = change(baseline["environment"], record["environment"], FRAMEWORK_PACKAGES)
+    problems: list[str] = []
+    notes: list[str] = []
     drifted: dict[str, float] = {}
+    gated = seeds_in(baseline) > 1 and seeds_in(record) > 1
     status = "ok"
-    if baseline["verdict"] != record["verdict"]:
-        status = "verdict changed"
-        problems.append(
-            f"verdict changed: baseline {_summary(baseline)}, this run {_summary(record)}"
-        )
+    then_v, now_v = baseline["verdict"], record["verdict"]
+    if then_v != now_v:
+        line = f"verdict changed: baseline {_summary(baseline)}, this run {_summary(record)}"
+        if now_v == "error" or (gated and judge.flip_fails(then_v, now_v)):
+            status = "verdict changed"
+            problems.append(line)
+        else:
+            why = "not gated with one seed" if not gated else "a move of the noise, not gated"
+            notes.append(f"{line} ({why})")
     for fw in FRAMEWORK_PACKAGES:
-        then = baseline["results"][fw]["test_accuracy"]
-        now = record["results"][fw]["test_accuracy"]
+        then, now = per_seed(baseline, fw), per_seed(record, fw)
         if then is None or now is None:
-            continue  # an error on either side is a verdict question, reported above
-        moved = now - then
-        threshold, rule = drift_threshold(baseline, record, fw, drift_tolerance)
-        if abs(moved) > threshold + 1e-12:
+            continue  # an error on either side is a verdict question, answered above
+        versions = f"versions then: {versions_of(baseline, fw)}; now: {versions_of(record, fw)}"
+        then_mean, now_mean = sum(then) / len(then), sum(now) / len(now)
+        moved = now_mean - then_mean
+        if not gated:
+            if abs(moved) > drift_margin + 1e-12:
+                notes.append(
+                    f"{fw} moved: test accuracy {then_mean:.4f} -> {now_mean:.4f} ({moved:+.4f}, "
+                    f"beyond the margin {drift_margin}); one seed: not gated, the numerics "
+                    "check gates"
+                )
+            continue
+        test = judge.drift_test(then, now, drift_margin, alpha, family_size)
+        if test["drifted"]:
             drifted[fw] = moved
             status = "drift" if status == "ok" else status
             problems.append(
-                f"{fw} drifted: test accuracy {then:.4f} -> {now:.4f} (moved {moved:+.4f}, "
-                f"{rule}); versions then: {versions_of(baseline, fw)}; "
-                f"now: {versions_of(record, fw)}"
+                f"{fw} drifted: mean test accuracy over {len(then)} -> {len(now)} seeds "
+                f"{then_mean:.4f} -> {now_mean:.4f} (moved {moved:+.4f}, beyond the margin "
+                f"{drift_margin}; Welch p = {test['p_value']:.2g}, x {family_size} tests "
+                f"(Bonferroni) = {test['p_adjusted']:.2g} < {alpha}); {versions}"
             )
-    return status, problems, drifted
+        elif abs(moved) > drift_margin + 1e-12:
+            notes.append(
+                f"{fw} moved {then_mean:.4f} -> {now_mean:.4f} ({moved:+.4f}) but within the "
+                f"noise (Welch p = {test['p_value']:.2g}, adjusted {test['p_adjusted']:.2g})"
+            )
+    if notes and status == "ok":
+        status = "reported"
+    return {
+        "status": status,
+        "problems": problems,
+        "notes": notes,
+        "drifted": drifted,
+        "change": delta,
+        "where": describe_change(delta),
+    }

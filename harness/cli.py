@@ -26,7 +26,8 @@ DEFAULT_BASELINES = Path("baselines")  # relative to the repository root, where 
 
 
 def load_profile_baselines(root: Path, profile: str) -> list[dict]:
-    """Every baseline of a profile, validated; a bad file stops with its name and field."""
+    """Every case baseline of a profile, validated (numerics checks' records left out: they
+    hold no accuracies); a bad file stops with its name and field."""
     from . import baselines
 
     folder = Path(root) / profile
@@ -35,7 +36,8 @@ def load_profile_baselines(root: Path, profile: str) -> list[dict]:
             f"no baselines for profile {profile!r} in {folder}; create them with: "
             f"pytest difftests --profile {profile} --regen-baselines"
         )
-    return [baselines.read(p) for p in sorted(folder.rglob("*.json"))]
+    records = [baselines.read(p) for p in sorted(folder.rglob("*.json"))]
+    return [r for r in records if baselines.kind_of(r) == "case"]
 
 
 def export_frame(records: list[dict]):

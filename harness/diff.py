@@ -75,7 +75,25 @@ def _parse(text: str, where: str) -> dict:
 
 
 def _accuracy(record: dict | None, fw: str):
-    return None if record is None else record["results"][fw]["test_accuracy"]
+    if record is None or "results" not in record:  # a numerics check's record
+        return None
+    return record["results"][fw]["test_accuracy"]
+
+
+def _id(record: dict) -> str:
+    return record["check"]["id"] if record.get("kind") == "numerics" else record["case"]["id"]
+
+
+def _environment_change(then: dict | None, now: dict | None) -> str | None:
+    """What differs between the two records' environments (versions, platform), or None."""
+    from .environment import change, describe_change
+
+    if then is None or now is None or then.get("environment") == now.get("environment"):
+        return None
+    delta = change(then.get("environment") or {}, now.get("environment") or {}, FRAMEWORKS)
+    if not (delta["versions"] or delta["platform"]):
+        return None
+    return describe_change(delta).removeprefix("since the baseline: ")
 
 
 def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
@@ -87,8 +105,8 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
         for fw in FRAMEWORKS:
             a, b = _accuracy(then, fw), _accuracy(now, fw)
             moves[fw] = {"then": a, "now": b, "moved": None if None in (a, b) else b - a}
-        verdict_then = then["verdict"] if then else None
-        verdict_now = now["verdict"] if now else None
+        verdict_then = then.get("verdict") if then else None
+        verdict_now = now.get("verdict") if now else None
         status = "added" if then is None else "removed" if now is None else "changed"
         moved = [abs(m["moved"]) for m in moves.values() if m["moved"] is not None]
         size = max(moved, default=0.0)
@@ -100,7 +118,8 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
             status = "environment only" if envs_differ else "other fields"
         rows.append(
             {
-                "case": (now or then)["case"]["id"],
+                "case": _id(now or then),
+                "environment": _environment_change(then, now),
                 "path": path,
                 "status": status,
                 "verdict_then": verdict_then,
@@ -150,6 +169,8 @@ def format_text(rows: list[dict], rev: str) -> str:
     for r in rows:
         moves = "; ".join(f"{SHORT[fw]} {_move(m)}" for fw, m in r["moves"].items())
         lines.append(f"  {r['status']:<8} {r['case']}: verdict {_verdict(r)}; {moves}")
+        if r["environment"]:
+            lines.append(f"           environment: {r['environment']}")
     return "\n".join(lines)
 
 
@@ -169,4 +190,8 @@ def format_markdown(rows: list[dict], rev: str) -> str:
                 f"| `{r['case']}` | {r['status']} | {verdict} | {_move(r['moves']['pytorch'])} "
                 f"| {_move(r['moves']['tensorflow'])} |"
             )
+        changes = sorted({r["environment"] for r in rows if r["environment"]})
+        if changes:
+            lines += ["", "Environment, then -> now:"]
+            lines += [f"- {c}" for c in changes]
     return "\n".join(lines)

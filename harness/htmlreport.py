@@ -24,6 +24,7 @@ VERDICT_COLOURS = {
     "agree": "#2b8a3e",
     "mismatch": "#c92a2a",
     "inconclusive": "#e67700",
+    "uninformative": "#adb5bd",
     "diverged": "#5f3dc4",
     "error": "#495057",
 }
@@ -160,8 +161,7 @@ def markdown(df, records: list[dict], profile: str) -> str:
     lines = [
         f"# crossedwires report: profile {profile}",
         "",
-        f"{len(df)} cases. Verdicts: "
-        + ", ".join(f"{v} {counts[v]}" for v in VERDICT_COLOURS if counts[v]),
+        f"{len(df)} cases. Verdicts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICT_COLOURS),
         "",
         "## Largest gaps (PyTorch - TensorFlow test accuracy)",
         "",
@@ -192,7 +192,6 @@ def page(df, records: list[dict], profile: str) -> str:
     verdicts = "".join(
         f'<li><span class="dot" style="background:{c}"></span>{v}: {counts[v]}</li>'
         for v, c in VERDICT_COLOURS.items()
-        if counts[v]
     )
     env = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _environment(records))
     return f"""<!doctype html>

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, judge, knobs, mirror
+from . import atomic, baselines, judge, knobs, mirror
 from .adapters import FRAMEWORKS, get_adapter
 from .cases import Case
 from .data import Dataset
-from .environment import common_versions
+from .environment import common_versions, cpu_platform
 from .errors import HarnessError
 from .profiles import Profile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = baselines.SCHEMA_VERSION
 
 
 def epochs_to_run(case: Case, profile: Profile) -> int:
@@ -33,6 +33,7 @@ def environment(profile: Profile) -> dict:
     """Configure both frameworks for ``profile`` (threads, device, determinism) and return what
     is in force with the versions: the environment block of a record, and its fingerprint."""
     env = common_versions()
+    env["platform"] = cpu_platform()
     for framework in FRAMEWORKS:
         adapter = get_adapter(framework)
         env[framework] = adapter.configure(
@@ -114,9 +115,7 @@ def run_framework(
         if weights_to is not None:
             save_weights(weights_to, adapter.weights(model))
         result["test_accuracy"] = judge.accuracy(predictions, data.y_test)
-        result["collapsed"] = judge.collapsed(
-            result["test_accuracy"], data.num_classes, profile.chance_margin
-        )
+        result["collapsed"] = judge.collapsed(result["test_accuracy"], chance_band(profile, data))
     except HarnessError:
         raise
     except Exception as exc:  # the run failed: an outcome to record
@@ -195,17 +194,21 @@ def _seeded_result(runs: list[dict], seeds: list[int], data: Dataset, profile: P
     accuracies = [s["test_accuracy"] for s in per_seed]
     complete = None not in accuracies
     stats = judge.accuracy_stats(accuracies) if complete else None
+    band = chance_band(profile, data, len(seeds))
     return {
         "error": next((s["error"] for s in per_seed if s["error"]), None),
         "diverged": any(s["diverged"] for s in per_seed),
-        "collapsed": bool(
-            stats and judge.collapsed(stats["mean"], data.num_classes, profile.chance_margin)
-        ),
+        "collapsed": bool(stats and judge.collapsed(stats["mean"], band)),
         "training_loss": per_seed[0]["training_loss"],  # the first seed's, as with K = 1
         "test_accuracy": stats["mean"] if stats else None,
         "accuracy_stats": stats,
         "seeds": per_seed,
     }
+
+
+def chance_band(profile: Profile, data: Dataset, seeds: int = 1) -> tuple[float, float]:
+    """Where the mean test accuracy of ``seeds`` models that learned nothing falls."""
+    return judge.chance_band(data.num_classes, len(data.y_test), seeds, profile.chance_level)
 
 
 def profile_block(profile: Profile) -> dict:
@@ -241,6 +244,7 @@ def build_record(
     preds = [run["predictions"] for run in first.values()]
     comparison = None
     statistics = None
+    band = chance_band(profile, data, len(seeds) if seeds else 1)
     if all(p is not None for p in preds) and all(
         r["test_accuracy"] is not None for r in results.values()
     ):
@@ -249,10 +253,13 @@ def build_record(
             "accuracy_diff": abs(a - b),
             # with several seeds: the first seed's models
             "prediction_agreement": judge.prediction_agreement(*preds),
+            "chance_band": list(band),
         }
         if seeds is not None:
             per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
-            statistics = judge.significance(*per_seed, alpha=profile.significance_level)
+            statistics = judge.gap_test(
+                *per_seed, tolerance["accuracy_diff"], profile.significance_level
+            )
             comparison["statistics"] = statistics
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -272,7 +279,7 @@ def build_record(
         "tolerance": tolerance,
         "results": results,
         "comparison": comparison,
-        "verdict": judge.verdict(results, tolerance["accuracy_diff"], statistics),
+        "verdict": judge.verdict(results, tolerance["accuracy_diff"], statistics, band),
         "environment": env,
     }
     if case.arch_source == "mirror":
