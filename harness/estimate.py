@@ -55,7 +55,8 @@ def throughput(points: list[tuple[int, float]], batch_size: int) -> float:
 
 
 def case_seconds(case: Case, profile: Profile, timings: dict) -> dict[str, float]:
-    """Estimated seconds per framework to train and evaluate ``case`` under ``profile``."""
+    """Estimated seconds per framework to train and evaluate ``case`` under ``profile``, all
+    of its seeds."""
     train_images, test_images = DATASET_SIZES[profile.dataset]
     train_images = min(train_images, profile.train_subset or train_images)
     test_images = min(test_images, profile.test_subset or test_images)
@@ -69,7 +70,7 @@ def case_seconds(case: Case, profile: Profile, timings: dict) -> dict[str, float
             )
         rate = throughput(timings[key], case.batch_size)
         seconds = epochs_to_run(case, profile) * train_images / rate + test_images / (3 * rate)
-        out[framework] = seconds * cost_factor(case, profile)
+        out[framework] = seconds * cost_factor(case, profile) * (case.seeds or profile.seeds)
     return out
 
 

@@ -11,6 +11,14 @@ from harness.data import Dataset
 from harness.profiles import get_profile
 from harness.runner import build_record
 
+PLATFORM = {
+    "machine": "x86_64",
+    "cpu_vendor": "GenuineIntel",
+    "cpu_model": "test cpu",
+    "cpu_family_model": "6/143",
+    "onednn_isa": "AVX512_CORE",
+    "kernel_variables": {},
+}
 ENV = {
     "pytorch": {
         "versions": {"torch": "2.14.1", "torchvision": "0.29.1"},
@@ -20,6 +28,7 @@ ENV = {
         "inter_op_threads": 1,
         "determinism": {"torch.use_deterministic_algorithms": True},
         "tf32_matmul": False,
+        "kernels": {"cpu_capability": "AVX512"},
     },
     "tensorflow": {
         "versions": {"tensorflow": "2.21.0", "keras": "3.15.1"},
@@ -29,6 +38,7 @@ ENV = {
         "inter_op_threads": 1,
         "determinism": {"tf.config.experimental.enable_op_determinism": True},
         "tf32_matmul": True,
+        "kernels": {"onednn": True, "onednn_isa": "AVX512_CORE"},
     },
 }
 
@@ -51,7 +61,7 @@ def make_record(
 ) -> dict:
     """A record as the runner writes it, for PyTorch and TF getting the first k images right."""
     data = tiny_dataset(n_test)
-    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6"}
+    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6", "platform": PLATFORM}
     for fw, k in (("pytorch", correct_pt), ("tensorflow", correct_tf)):
         pred = data.y_test.copy()
         pred[k:] = (pred[k:] + 1) % 10
@@ -60,7 +70,7 @@ def make_record(
             "result": {
                 "error": error if failed else None,
                 "diverged": diverged and fw == "tensorflow",
-                "collapsed": k / n_test <= 0.15,
+                "collapsed": 0.066 <= k / n_test <= 0.135,
                 "training_loss": [2.3, 1.9] if not diverged else [2.3, None],
                 "test_accuracy": None if failed else k / n_test,
             },
@@ -80,11 +90,12 @@ def make_seeded_record(
     correct_tf: list[int],
     n_test: int = 100,
     case_id: str = "resnet50-mirror-aligned-adam-lr0.00349-bs10-ep1-eps0.61",
+    versions: dict | None = None,
 ) -> dict:
     """A K-seed record as the runner writes it: seed i of each framework gets the first
     ``correct[i]`` of ``n_test`` images right."""
     data = tiny_dataset(n_test)
-    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6"}
+    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6", "platform": PLATFORM}
     for fw, ks in (("pytorch", correct_pt), ("tensorflow", correct_tf)):
         runs[fw] = []
         for k in ks:
@@ -98,7 +109,7 @@ def make_seeded_record(
                 "test_accuracy": k / n_test,
             }
             runs[fw].append({"result": result, "predictions": pred})
-        env[fw] = ENV[fw]
+        env[fw] = {**ENV[fw], "versions": (versions or {}).get(fw, ENV[fw]["versions"])}
     seeds = list(range(len(correct_pt)))
     profile = get_profile("smoke")
     return build_record(find_case(case_id), profile, data, runs, env, None, seeds)

@@ -80,7 +80,7 @@ def test_explain_runs_for_real_and_prints_the_table(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "harness.cli", "explain", "--profile", "tiny", "--json"]
         + ["--jobs", "1", "--no-progress", "--out", str(out)]
-        + ["vgg16-mirror-adam-lr0.0259-bs25-ep1-eps0.732"],
+        + ["vgg16-mirror-adam-lr0.0259-bs25-ep19-eps0.732"],  # a published trial, mirrored
         cwd=ROOT,
         capture_output=True,
         text=True,

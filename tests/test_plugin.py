@@ -103,7 +103,11 @@ def test_cases_run_longest_first_by_the_durations_the_last_run_measured(tmp_path
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    order = [line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if "[" in line]
+    order = [
+        line.split("[", 1)[1].rstrip("]")
+        for line in out.stdout.splitlines()
+        if "::test_case[" in line
+    ]
     assert sorted(order) == sorted(ids)
     assert order[:2] == [ids[1], ids[0]]
 

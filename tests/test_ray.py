@@ -14,10 +14,10 @@ from harness.errors import HarnessError
 from harness.regen import select
 
 ROOT = Path(__file__).resolve().parent.parent
-# The five VGG16 smoke cases (zoo, mirror native and aligned) on the tiny profile: seconds each.
-# Ray runs them in case-table order and pytest longest first, so a record that depended on what
-# ran before it in a process would differ.
-SELECT = "vgg16"
+# The two DenseNet121 mirror cases (native and aligned) on the tiny profile: seconds each. Ray
+# runs them in case-table order and pytest longest first, so a record that depended on what ran
+# before it in a process would differ.
+SELECT = "densenet121-mirror"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -35,13 +35,13 @@ def test_ray_regeneration_matches_pytest_and_resumes(tmp_path):
     regen = ["-m", "harness.cli", "regen", "--profile", "tiny", "-k", SELECT, "--no-progress"]
     out = run(*regen, "--baselines-dir", str(by_ray))
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "profile tiny: 5 written, 0 kept, 0 failed" in out.stdout
+    assert "profile tiny: 2 written, 0 kept, 0 failed" in out.stdout
     out = run(
         "-m", "pytest", "-p", "no:cacheprovider", "-q", "difftests", "--profile", "tiny",
-        "-k", SELECT, "--regen-baselines", "--baselines-dir", str(by_pytest),
+        "-k", f"{SELECT} and not numerics", "--regen-baselines", "--baselines-dir", str(by_pytest),
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:]
-    assert files(by_ray) == files(by_pytest) and len(files(by_ray)) == 5
+    assert files(by_ray) == files(by_pytest) and len(files(by_ray)) == 2
     for name in files(by_ray):  # identical records, byte for byte
         assert filecmp.cmp(by_ray / name, by_pytest / name, shallow=False), name
 
@@ -49,11 +49,11 @@ def test_ray_regeneration_matches_pytest_and_resumes(tmp_path):
     lost.unlink()  # as if the run had died before this case finished
     out = run(*regen, "--baselines-dir", str(by_ray), "--resume")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "profile tiny: 1 written, 4 kept, 0 failed" in out.stdout
+    assert "profile tiny: 1 written, 1 kept, 0 failed" in out.stdout
     assert filecmp.cmp(lost, by_pytest / files(by_ray)[0], shallow=False)
 
 
 def test_a_selection_that_matches_nothing_is_refused():
     with pytest.raises(HarnessError, match=r"no case id contains all of \['vgg16', 'bs7-'\]"):
         select(get_case_set("smoke"), ["vgg16", "bs7-"])
-    assert len(select(get_case_set("smoke"), ["vgg16", "mirror"])) == 2
+    assert len(select(get_case_set("smoke"), ["resnet50", "mirror"])) == 2

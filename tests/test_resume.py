@@ -1,7 +1,8 @@
 """A regeneration killed at any moment loses no finished work and leaves no partial file.
 
-Real runs: ``pytest difftests --profile tiny -k vgg16-adam --regen-baselines`` in a subprocess,
-killed with SIGKILL (or interrupted with SIGINT, as Ctrl-C does) while it trains.
+Real runs: ``pytest difftests --profile tiny -k SELECT --regen-baselines`` (three mirror cases,
+seconds each) in a subprocess, killed with SIGKILL (or interrupted with SIGINT, as Ctrl-C does)
+while it trains.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ REGEN = [
     "--profile",
     "tiny",
     "-k",
-    "vgg16-adam",  # the three zoo VGG16 cases
+    # three mirror cases: VGG16 native and aligned, DenseNet121 native
+    "(vgg16-mirror or densenet121-mirror-adam) and not numerics",
     "--regen-baselines",
 ]
 ONE_PROCESS = ["-n", "0", "-v"]
