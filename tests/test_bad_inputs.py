@@ -44,7 +44,7 @@ def test_each_required_result_field_missing_is_named(tmp_path, field):
     assert str(info.value) == f"{path}: field results.tensorflow.{field} is missing (required)"
 
 
-TINY = replace(get_profile("tiny"), train_subset=96, test_subset=64)
+TINY = replace(get_profile("tiny"), train_subset=96, test_subset=64, seeds=1)
 
 
 def test_a_run_that_raises_is_recorded_as_error(monkeypatch):
