@@ -29,7 +29,7 @@ def test_the_harness_source_writes_no_pickle():
 
 
 def test_saved_weights_are_npz_that_load_without_pickle(tmp_path):
-    profile = replace(get_profile("tiny"), train_subset=32, test_subset=32)
+    profile = replace(get_profile("tiny"), train_subset=32, test_subset=32, seeds=1)
     case = Case("vgg16", 1e-3, 32, 1, 1e-7, case_set="test")
     runner.run_case(case, profile, load_digits32(), weights_dir=tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())

@@ -2,8 +2,9 @@
 kernel ISA capped (``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``: TensorFlow's oneDNN
 and PyTorch's dispatch then pick other kernels, and results move as on another machine), and
 the other way round. Run as a user runs the suite, in subprocesses, on the ``tiny`` profile:
-ResNet50's numerics checks (zoo and mirror; ResNet50 amplifies rounding the most) and one
-ResNet50 mirror case with the tiny profile's seeds.
+ResNet50's numerics checks, zoo and mirror (ResNet50 amplifies rounding the most). The accuracy
+baselines travel by their statistics (``tests/test_statistics.py``; the README's first command
+was checked by hand across the ISAs, ``docs/statistics.md``).
 
 A failure made on purpose in the last run (one recorded loss moved by 1%) must say that the
 platform changed and the versions did not.
@@ -19,16 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases import get_case_set
-
 ROOT = Path(__file__).resolve().parent.parent
 CAPPED = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
-CASE = next(  # the smoke set's ResNet50 mirror case, native mode
-    c.case_id
-    for c in get_case_set("smoke")
-    if c.arch == "resnet50" and c.arch_source == "mirror" and c.mode == "native"
-)
-SELECT = f"resnet50-zoo-numerics or resnet50-mirror-numerics or {CASE}"
+SELECT = "resnet50-zoo-numerics or resnet50-mirror-numerics"
 
 pytestmark = pytest.mark.slow
 
@@ -59,17 +53,17 @@ def test_baselines_made_on_one_isa_pass_on_the_other(tmp_path):
 
     checked = _pytest(default, capped=True, regen=False)
     assert checked.returncode == 0, checked.stdout[-4000:]
-    assert "3 passed" in checked.stdout
+    assert "2 passed" in checked.stdout
 
     # The other way round, with one recorded loss moved by 1% in one baseline: that check must
     # fail naming the framework and the quantity, and say the platform changed (if this CPU's
-    # default is not AVX2 already) and the versions did not; the other two pass.
+    # default is not AVX2 already) and the versions did not; the other one passes.
     path = capped / "tiny" / "resnet50" / "resnet50-zoo-numerics.json"
     record = json.loads(path.read_text())
     record["frameworks"]["pytorch"]["quantities"]["loss"]["value"] *= 1.01
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     back = _pytest(capped, capped=False, regen=False)
-    assert back.returncode == 1 and "1 failed, 2 passed" in back.stdout, back.stdout[-4000:]
+    assert back.returncode == 1 and "1 failed, 1 passed" in back.stdout, back.stdout[-4000:]
     assert "pytorch numerics changed in loss" in back.stdout
     assert "versions unchanged" in back.stdout
     if _capability(default) != "AVX2":

@@ -1,8 +1,8 @@
 """A regeneration killed at any moment loses no finished work and leaves no partial file.
 
-Real runs: ``pytest difftests --profile tiny -k SELECT --regen-baselines`` (three mirror cases,
-seconds each) in a subprocess, killed with SIGKILL (or interrupted with SIGINT, as Ctrl-C does)
-while it trains.
+Real runs: ``pytest difftests --profile tiny -k SELECT --regen-baselines`` (the two ResNet50
+mirror cases, seconds each) in a subprocess, killed with SIGKILL (or interrupted with SIGINT, as
+Ctrl-C does) while it trains.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ REGEN = [
     "--profile",
     "tiny",
     "-k",
-    # three mirror cases: VGG16 native and aligned, DenseNet121 native
-    "(vgg16-mirror or densenet121-mirror-adam) and not numerics",
+    "resnet50-mirror and not numerics",  # native and aligned
     "--regen-baselines",
 ]
 ONE_PROCESS = ["-n", "0", "-v"]
@@ -67,7 +66,7 @@ def test_killed_regeneration_resumes_without_losing_work(tmp_path):
     proc.wait()
 
     done = _json_files(tmp_path)
-    assert 1 <= len(done) < 3
+    assert 1 <= len(done) < 2
     for path in done:
         baselines.read(path)  # whole and valid, never partial
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in done}
@@ -80,11 +79,11 @@ def test_killed_regeneration_resumes_without_losing_work(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:]
-    assert len(_json_files(tmp_path)) == 3
+    assert len(_json_files(tmp_path)) == 2
     for path, (content, mtime) in before.items():  # kept, not retrained or rewritten
         assert (path.read_bytes(), path.stat().st_mtime_ns) == (content, mtime)
     table = out.stdout.split("crossedwires: profile tiny")[1]
-    assert table.count(" kept") == len(before) and table.count(" written") == 3 - len(before)
+    assert table.count(" kept") == len(before) and table.count(" written") == 2 - len(before)
 
 
 def test_ctrl_c_in_the_middle_of_a_case_leaves_no_partial_file(tmp_path):
@@ -101,11 +100,11 @@ def test_ctrl_c_in_the_middle_of_a_case_leaves_no_partial_file(tmp_path):
     baselines.read(first[0])
 
 
-def test_four_workers_regenerating_twice_leave_every_baseline_valid_and_identical(tmp_path):
+def test_two_workers_regenerating_twice_leave_every_baseline_valid_and_identical(tmp_path):
     runs = []
     for _ in range(2):
         out = subprocess.run(
-            [sys.executable, *REGEN, "-n", "4", "--baselines-dir", str(tmp_path)],
+            [sys.executable, *REGEN, "-n", "2", "--baselines-dir", str(tmp_path)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -113,7 +112,7 @@ def test_four_workers_regenerating_twice_leave_every_baseline_valid_and_identica
         )
         assert out.returncode == 0, out.stdout[-3000:]
         files = _json_files(tmp_path)
-        assert len(files) == 3
+        assert len(files) == 2
         runs.append({p: baselines.read(p) and p.read_bytes() for p in files})
     assert runs[0] == runs[1]  # byte-identical, whichever worker wrote which file
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == _json_files(tmp_path)
