@@ -37,6 +37,10 @@ def spreads(folder: Path) -> list[tuple[str, str, float]]:
     return out
 
 
+def alpha_of(profile) -> float:
+    return profile.significance_level
+
+
 def main(argv=None) -> int:
     from harness import judge
     from harness.cases import get_case_set
@@ -49,10 +53,21 @@ def main(argv=None) -> int:
     parser.add_argument("--family", type=int, default=2 * len(get_case_set(profile.case_set)))
     args = parser.parse_args(argv)
 
+    from scipy import stats as st
+
     measured = spreads(ROOT / "baselines" / profile.name)
     informative = [s for _, _, s, v in measured if v not in ("uninformative", "error")]
+    k = profile.seeds
+    df = 2 * k - 2
+    # The move found with 80% power at K seeds (normal approximation of the noncentral t):
+    # (t at alpha / 2m + t at 0.8) standard errors of a difference of two means of K.
+    factor = (st.t.ppf(1 - alpha_of(profile) / (2 * args.family), df) + st.t.ppf(0.8, df)) * (
+        2 / k
+    ) ** 0.5
+    print(f"per case and framework: seed std, and the move found with 80% power at K={k}")
     for case, fw, std, verdict in measured:
-        print(f"  {case:58} {fw:10} std {std:.4f}  ({verdict})")
+        found = max(profile.drift_margin, factor * std)
+        print(f"  {case:58} {fw:10} std {std:.4f}  80%: {found:.3f}  ({verdict})")
     sigma = args.sigma if args.sigma is not None else float(np.median(informative))
     margin, alpha = profile.drift_margin, profile.significance_level
     print(
