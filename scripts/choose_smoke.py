@@ -51,7 +51,7 @@ MAX_BATCH = 64
 SCREEN_SEEDS = 1
 MAX_TRIES = 3
 UNINFORMATIVE = ("uninformative", "error", "diverged")
-CI_CASE_SECONDS = 180
+CI_CASE_SECONDS = 120
 
 
 def strata(published, arch: str, source: str):
