@@ -8,10 +8,13 @@ Why
 
 What is tested
     ``difftests/`` parametrizes one pytest test over the cases of the profile's case set. The
-    test trains the case in both frameworks (``harness.runner``), judges the two results against
-    the case's tolerance (``harness.judge``) and checks the record against the committed baseline
-    ``baselines/<profile>/<arch>/<case-id>.json`` (``harness.baselines``). A known mismatch that
-    reproduces passes; a verdict that flips, or a framework whose accuracy drifts, fails.
+    test trains the case in both frameworks with K seeds each (``harness.runner``), judges the
+    gap against the case's tolerance as a statistical question (``harness.judge``) and checks
+    the record against the committed baseline ``baselines/<profile>/<arch>/<case-id>.json``
+    (``harness.baselines``). A known mismatch that reproduces passes; a flip between agree and
+    mismatch, or a framework whose accuracy drifts beyond the noise and the margin, fails. A
+    second test, the numerics check (``harness.numerics``), checks each architecture's first
+    training step per layer within float32 noise: the exact, portable part of the gate.
 
 How to add a case
     Add a record, not a test. A published configuration is already in the ``crossedwires`` set
@@ -26,14 +29,18 @@ How to add a case
     description in ``harness/mirror.py``.
 
 What to do when a check fails
-    The failure message says which of these happened and what to run next:
+    The failure message says which of these happened, whether the versions or the platform
+    changed since the baseline, and what to run next:
     - *no baseline*: create it with the command in the message, review it, commit it;
-    - *verdict changed*: a known mismatch disappeared or a new one appeared; read both
-      frameworks' accuracies and losses in the message; if the change is expected (a fix in a
-      framework, a deliberate change here), regenerate and explain it in the pull request;
-    - *drift*: one framework's accuracy moved from its baseline more than the profile allows;
-      the message names the framework and its versions then and now: this is what an upgrade
-      gate is for. Regenerate only when the move is understood.
+    - *numerics changed*: a framework computes its first step differently in the named stage
+      and layer (a kernel, a default, an initializer, the optimizer); find out which;
+    - *verdict changed*: a known mismatch disappeared or a new one appeared, beyond the noise;
+      read both frameworks' accuracies and intervals in the message; if the change is expected
+      (a fix in a framework, a deliberate change here), regenerate and explain it in the pull
+      request;
+    - *drift*: one framework's accuracy moved from its baseline significantly and beyond the
+      profile's margin; the message names the framework and its versions then and now: this is
+      what an upgrade gate is for. Regenerate only when the move is understood.
 """
 
 from __future__ import annotations
@@ -325,17 +332,24 @@ def parse_case_id(case_id: str, case_set: str = "adhoc") -> Case:
     )
 
 
-def find_case(case_id: str, case_set: str | None = None) -> Case:
-    """The case with this id, from one case set or from all of them."""
-    names = [case_set] if case_set else list(CASE_SETS)
-    known = {}
+@cache
+def _known_cases(names: tuple[str, ...]) -> dict[str, Case]:
+    """Every case of the named case sets by id; the published configurations also as mirror
+    cases in both modes (any published trial can be run or explained on mirror models)."""
+    known: dict[str, Case] = {}
     for name in names:
         for case in get_case_set(name):
             known.setdefault(case.case_id, case)
-            if name == "crossedwires":  # every published configuration on mirror models too
+            if name == "crossedwires":
                 for mode in MODES:
                     mirrored = replace(case, arch_source="mirror", mode=mode)
                     known.setdefault(mirrored.case_id, mirrored)
+    return known
+
+
+def find_case(case_id: str, case_set: str | None = None) -> Case:
+    """The case with this id, from one case set or from all of them."""
+    known = _known_cases((case_set,) if case_set else tuple(CASE_SETS))
     if case_id in known:
         return known[case_id]
     close = difflib.get_close_matches(case_id, list(known), n=3, cutoff=0.8)
