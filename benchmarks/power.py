@@ -37,10 +37,6 @@ def spreads(folder: Path) -> list[tuple[str, str, float]]:
     return out
 
 
-def alpha_of(profile) -> float:
-    return profile.significance_level
-
-
 def main(argv=None) -> int:
     from harness import judge
     from harness.cases import get_case_set
@@ -61,9 +57,9 @@ def main(argv=None) -> int:
     df = 2 * k - 2
     # The move found with 80% power at K seeds (normal approximation of the noncentral t):
     # (t at alpha / 2m + t at 0.8) standard errors of a difference of two means of K.
-    factor = (st.t.ppf(1 - alpha_of(profile) / (2 * args.family), df) + st.t.ppf(0.8, df)) * (
-        2 / k
-    ) ** 0.5
+    factor = (
+        st.t.ppf(1 - profile.significance_level / (2 * args.family), df) + st.t.ppf(0.8, df)
+    ) * (2 / k) ** 0.5
     print(f"per case and framework: seed std, and the move found with 80% power at K={k}")
     for case, fw, std, verdict in measured:
         found = max(profile.drift_margin, factor * std)

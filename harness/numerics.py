@@ -79,16 +79,6 @@ def check_id(arch: str, arch_source: str) -> str:
 CHECKS = tuple((arch, source) for arch in ARCHS for source in ARCH_SOURCES)
 
 
-def parse_check_id(check: str) -> tuple[str, str]:
-    for arch, source in CHECKS:
-        if check_id(arch, source) == check:
-            return arch, source
-    raise ConfigError(
-        f"numerics check {check!r} is unknown: use one of "
-        + ", ".join(check_id(a, s) for a, s in CHECKS)
-    )
-
-
 def _norm(a) -> float:
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64).ravel()))
 
