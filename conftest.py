@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import baselines
+from harness import atomic, baselines
 from harness.cases import get_case_set
 from harness.errors import HarnessError
 from harness.profiles import PROFILES, get_profile
@@ -21,6 +21,7 @@ ROOT = Path(__file__).parent
 SUMMARY_KEY = "crossedwires"
 EXPLAIN_KEY = "crossedwires-explain"
 TIMINGS = ROOT / "docs" / "timings-cpu.json"  # measured by benchmarks/overhead.py
+MAX_SEEDS = 100  # --seeds: each seed is a training run per framework
 
 
 def pytest_addoption(parser):
@@ -89,8 +90,50 @@ def pytest_configure(config):
     if config.getoption("--resume") and not config.getoption("--regen-baselines"):
         raise pytest.UsageError("--resume only makes sense with --regen-baselines")
     seeds = config.getoption("--seeds")
-    if seeds is not None and seeds < 1:
-        raise pytest.UsageError(f"--seeds {seeds}: K must be >= 1 (1 is a single run)")
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        raise pytest.UsageError(
+            f"--seeds {seeds}: K must be between 1 and {MAX_SEEDS} (1 is a single run; the "
+            "smoke profile's 5 already resolve a 0.05 gap)"
+        )
+    _check_locations(config)
+
+
+def _check_locations(config) -> None:
+    """Every place the run reads or writes, checked before any training: a run that could only
+    fail at its end (a read-only or misnamed folder) fails in its first second instead."""
+    data_dir = config.getoption("--data-dir")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise pytest.UsageError(
+            f"--data-dir {data_dir}: no such folder; give the folder that holds "
+            "cifar-10-python.tar.gz or cifar-10-batches-py/"
+        )
+    baselines_dir = Path(config.getoption("--baselines-dir"))
+    if baselines_dir.exists() and not baselines_dir.is_dir():
+        raise pytest.UsageError(f"--baselines-dir {baselines_dir}: is a file, not a folder")
+    targets = []
+    if config.getoption("--regen-baselines"):
+        targets.append(("--baselines-dir", baselines_dir / config._crossedwires_profile.name))
+    if config.getoption("--save-weights"):
+        targets.append(("--save-weights", Path(config.getoption("--save-weights"))))
+    for option, folder in targets:
+        try:
+            atomic.check_writable_folder(folder, option)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--regen-baselines") and not hasattr(config, "workerinput"):
+        # hidden temporaries left by a writer killed mid-write (kill -9): never read, now gone
+        atomic.remove_stale_temporaries(baselines_dir / config._crossedwires_profile.name)
+
+
+def hint_options(config) -> tuple[str, ...]:
+    """The options a printed command must carry to act on what this run acted on."""
+    options: list[str] = []
+    if Path(config.getoption("--baselines-dir")).resolve() != (ROOT / "baselines").resolve():
+        options += ["--baselines-dir", config.getoption("--baselines-dir")]
+    for name in ("--data-dir", "--seeds"):
+        if config.getoption(name) is not None:
+            options += [name, str(config.getoption(name))]
+    return tuple(options)
 
 
 def pytest_generate_tests(metafunc):
@@ -151,6 +194,18 @@ def pytest_collection_finish(session):
     session.config._crossedwires_family = max(1, 2 * cases)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A divergence test that meets a problem the user can fix (a baseline that cannot be
+    written, weights that cannot be saved) fails with that one line, not a traceback."""
+    try:
+        return (yield)
+    except HarnessError as exc:
+        if not {"case", "numerics_check"} & _params(item).keys():
+            raise
+        pytest.fail(str(exc), pytrace=False)
+
+
 def _params(item) -> dict:
     callspec = getattr(item, "callspec", None)
     return callspec.params if callspec else {}
@@ -192,6 +247,13 @@ def dataset(request, profile):
 @pytest.fixture(scope="session")
 def baselines_dir(request) -> Path:
     return Path(request.config.getoption("--baselines-dir"))
+
+
+@pytest.fixture(scope="session")
+def regen_command(request, profile):
+    """The shell-quoted command that (re)writes one case's baseline, with this run's options."""
+    options = hint_options(request.config)
+    return lambda case_id: baselines.regen_command(profile.name, case_id, options)
 
 
 @pytest.fixture(scope="session")

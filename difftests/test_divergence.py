@@ -25,21 +25,23 @@ from harness.runner import environment, run_case, seeds_of
 
 def _existing_baseline(path, case_id: str, create: str, report_row):
     """The committed baseline, read before any training; a missing or broken one fails."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         report_row(**_row(case_id, None, "missing"))
         pytest.fail(f"no baseline for {case_id} at {path}; create it with: {create}", pytrace=False)
     try:
-        return baselines.read(path)
+        return baselines.read(path, at_its_path=True)
     except BaselineError as exc:
         report_row(**_row(case_id, None, "invalid"))
         pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
 
 
-def test_numerics(numerics_check, profile, dataset, baselines_dir, regen, report_row):
+def test_numerics(
+    numerics_check, profile, dataset, baselines_dir, regen, regen_command, report_row
+):
     arch, source = numerics_check
     check = numerics.check_id(arch, source)
     path = baselines.baseline_path(baselines_dir, profile.name, arch, check)
-    create = baselines.regen_command(profile.name, check)
+    create = regen_command(check)
     baseline = None if regen else _existing_baseline(path, check, create, report_row)
     env = environment(profile)
     measured = numerics.measure(arch, source, profile, dataset, reference=regen)
@@ -66,6 +68,7 @@ def test_case(
     dataset,
     baselines_dir,
     regen,
+    regen_command,
     resume_fingerprint,
     weights_root,
     report_row,
@@ -73,7 +76,7 @@ def test_case(
     drift_family_size,
 ):
     path = baselines.baseline_path(baselines_dir, profile.name, case.arch, case.case_id)
-    create = baselines.regen_command(profile.name, case.case_id)
+    create = regen_command(case.case_id)
     baseline = None
     kept = resume_fingerprint and baselines.resumable(path, resume_fingerprint)
     if kept and baselines.seeds_in(kept) != len(seeds_of(case, profile)):

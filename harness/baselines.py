@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shlex
+import stat
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -27,8 +30,12 @@ CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 FRAMEWORK_PACKAGES = {"pytorch": ("torch", "torchvision"), "tensorflow": ("tensorflow", "keras")}
 
 
-def regen_command(profile: str, case_id: str) -> str:
-    return f"pytest difftests --profile {profile} -k '{case_id}' --regen-baselines"
+def regen_command(profile: str, case_id: str, options: tuple[str, ...] = ()) -> str:
+    """The command that (re)writes one case's baseline, shell-quoted, with the ``options`` of
+    the run that printed it (``--baselines-dir``, ``--data-dir``, ``--seeds``) so that following
+    it writes where the check reads."""
+    args = ["pytest", "difftests", "--profile", profile, "-k", case_id, *options]
+    return shlex.join([*args, "--regen-baselines"])
 
 
 def baseline_path(root: Path, profile: str, arch: str, case_id: str) -> Path:
@@ -92,26 +99,116 @@ def validate(record: dict, where: str) -> None:
     raise BaselineError(f"{where}: field {field}: {error.message}")
 
 
-def read(path: Path) -> dict:
-    """The baseline at ``path``; BaselineError names the file and what is wrong with it."""
+MAX_BYTES = 16 * 2**20  # a baseline is a few kB; a 5-seed record with losses ~50 kB
+
+
+def _no_duplicates(pairs: list) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Refused(f"key {key!r} appears twice in one object (JSON keeps only the last)")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise _Refused(f"{name} is not a number a baseline may hold (NaN and Infinity are refused)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"{text} is out of range for a float (it would read as Infinity)")
+    return value
+
+
+class _Refused(ValueError):
+    pass
+
+
+def loads(text: str, where: str) -> dict:
+    """Parse a baseline's text strictly: a JSON object, no NaN or Infinity (``json`` accepts
+    them; every ``abs(nan) > x`` is false, so a NaN would switch the gate off), no duplicate keys
+    (``json`` keeps the last silently), no nesting deeper than Python can walk. BaselineError
+    names ``where`` and what is wrong."""
     try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no such baseline") from None
-    except UnicodeDecodeError as exc:
-        raise BaselineError(f"{path}: not a text file ({exc})") from None
-    try:
-        record = json.loads(text)
+        record = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as exc:
         raise BaselineError(
-            f"{path}: truncated or not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{where}: truncated or not valid JSON (line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg})"
         ) from None
+    except _Refused as exc:
+        raise BaselineError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{where}: nested too deeply to be a baseline") from None
     if not isinstance(record, dict):
         raise BaselineError(
-            f"{path}: field (top level): expected an object, got {type(record).__name__}"
+            f"{where}: field (top level): expected an object, got {type(record).__name__}"
         )
+    return record
+
+
+def read_text(path: Path) -> str:
+    """The text of the file at ``path``: a regular UTF-8 file of at most MAX_BYTES (a folder or
+    a FIFO named ``*.json`` is refused before it is opened, so nothing blocks on it)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: no such baseline") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BaselineError(f"{path}: not a regular file; a baseline is a JSON file: remove it")
+    if info.st_size > MAX_BYTES:
+        raise BaselineError(
+            f"{path}: {info.st_size} bytes, more than a baseline holds ({MAX_BYTES})"
+        )
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineError(
+            f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def identity(record: dict) -> tuple[str, str, str]:
+    """(profile, arch, id) a record says it is: what its path must be made of."""
+    block = record["check"] if kind_of(record) == "numerics" else record["case"]
+    return record["profile"]["name"], block["arch"], block["id"]
+
+
+def check_identity(record: dict, path: Path, where: str | None = None) -> None:
+    """A record must sit where its own profile, arch and id put it (``<profile>/<arch>/<id>.json``):
+    a record copied under another case's name would otherwise stand for that case."""
+    path = Path(path)
+    found = (path.parent.parent.name, path.parent.name, path.name.removesuffix(".json"))
+    block = "check" if kind_of(record) == "numerics" else "case"
+    fields = ("profile.name", f"{block}.arch", f"{block}.id")
+    for field, said, at in zip(fields, identity(record), found, strict=True):
+        if said != at:
+            raise BaselineError(
+                f"{where or path}: field {field}: the record says {said!r} but its path says "
+                f"{at!r}; "
+                "a baseline belongs at <profile>/<arch>/<id>.json: move it or regenerate it"
+            )
+
+
+def read(path: Path, at_its_path: bool = False) -> dict:
+    """The baseline at ``path``; BaselineError names the file and what is wrong with it. With
+    ``at_its_path`` the record must also be the one its path names (``check_identity``)."""
+    record = loads(read_text(path), str(path))
     validate(record, str(path))
+    if at_its_path:
+        check_identity(record, path)
     return record
 
 
@@ -119,7 +216,29 @@ def write(path: Path, record: dict) -> None:
     """Validate, then write atomically: readers see the old file or the new one, never a part."""
     text = dumps(record)
     validate(json.loads(text), str(path))
-    atomic.write_text(Path(path), text)
+    try:
+        atomic.write_text(Path(path), text)
+    except OSError as exc:
+        kept = _keep_elsewhere(Path(path), text)
+        raise BaselineError(
+            f"{path}: cannot write the baseline ({exc.strerror}); the old file is unchanged and "
+            f"this run's record is {kept}: free the space or fix the folder's permissions, then "
+            "copy it there"
+        ) from None
+
+
+def _keep_elsewhere(path: Path, text: str) -> str:
+    """Where a record that could not be written at ``path`` was kept (the system's temporary
+    folder), so that no training is lost to a full disk or a read-only folder."""
+    import tempfile
+
+    try:
+        fd, kept = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        return f"kept in {kept}"
+    except OSError:
+        return "lost too (the temporary folder cannot be written either)"
 
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:
@@ -136,7 +255,7 @@ def resumable(path: Path, current: dict) -> dict | None:
     """The baseline at ``path`` when it is valid and was written with fingerprint ``current``
     (a resumed regeneration keeps it); None for a missing, broken or foreign file."""
     try:
-        record = read(path)
+        record = read(path, at_its_path=True)
     except BaselineError:
         return None
     return record if fingerprint_of(record) == current else None

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
 from . import atomic
-from .errors import HarnessError
+from .errors import BaselineError, HarnessError
 
 DEFAULT_BASELINES = Path("baselines")  # relative to the repository root, where commands run
+MAX_JOBS = max(1, os.cpu_count() or 1)  # explain --jobs: one torch+TF process per job
 
 
 def load_profile_baselines(root: Path, profile: str) -> list[dict]:
@@ -31,13 +34,38 @@ def load_profile_baselines(root: Path, profile: str) -> list[dict]:
     from . import baselines
 
     folder = Path(root) / profile
-    if not folder.is_dir():
+    create = shlex.join(_regen_args(root, profile))
+    records = []
+    for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
+        try:
+            record = baselines.read(path, at_its_path=True)
+        except BaselineError as exc:
+            raise BaselineError(f"{exc}; regenerate it with: {create}") from None
+        if baselines.kind_of(record) == "case":
+            records.append(record)
+    if not records:
         raise HarnessError(
-            f"no baselines for profile {profile!r} in {folder}; create them with: "
-            f"pytest difftests --profile {profile} --regen-baselines"
+            f"no baselines for profile {profile!r} in {folder}; create them with: {create}"
         )
-    records = [baselines.read(p) for p in sorted(folder.rglob("*.json"))]
-    return [r for r in records if baselines.kind_of(r) == "case"]
+    return records
+
+
+def _regen_args(root: Path, profile: str) -> list[str]:
+    """``pytest difftests`` regenerating a profile into ``root`` (the option only when it is
+    not the default), as a list for ``shlex.join``."""
+    args = ["pytest", "difftests", "--profile", profile, "--regen-baselines"]
+    if Path(root) != DEFAULT_BASELINES:
+        args += ["--baselines-dir", str(root)]
+    return args
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Before any work: ``path`` can be written as a file (its folder exists or can be made and
+    is writable; the path itself is not a folder). HarnessError names the option and the fix."""
+    path = Path(path)
+    if path.is_dir():
+        raise HarnessError(f"{option} {path}: is a folder; give a file name")
+    atomic.check_writable_folder(path.parent if str(path.parent) else Path("."), option)
 
 
 def export_frame(records: list[dict]):
@@ -87,15 +115,24 @@ def cmd_export(args) -> int:
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
-    records = load_profile_baselines(args.baselines_dir, profile.name)
-    frame = export_frame(records)
     stem = Path(args.out) if args.out else Path(f"crossedwires-{profile.name}")
     if stem.suffix in (".csv", ".parquet"):
         formats, stem = [stem.suffix[1:]], stem.with_suffix("")
+    elif stem.suffix:
+        raise HarnessError(
+            f"--out {args.out}: unknown suffix {stem.suffix!r}; use NAME.csv or NAME.parquet for "
+            "one format, or NAME without a suffix for both"
+        )
     else:
         formats = ["csv", "parquet"]
+    for fmt in formats:
+        check_output_file(stem.with_suffix(f".{fmt}"), "--out")
+    records = load_profile_baselines(args.baselines_dir, profile.name)
+    frame = export_frame(records)
     if args.weights:
-        frame, copies = _weights_beside(frame, records, Path(args.weights), profile.name, stem)
+        frame, copies = _weights_beside(
+            frame, records, Path(args.weights), profile.name, stem, args.baselines_dir
+        )
     written = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
@@ -114,7 +151,7 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _weights_beside(frame, records, folder: Path, profile: str, stem: Path):
+def _weights_beside(frame, records, folder: Path, profile: str, stem: Path, root: Path):
     """Columns naming each case's weight files, and the (source, target) copies to make: the
     files ``pytest difftests --save-weights DIR`` wrote, beside the export, named by case id."""
     target_dir = Path(f"{stem}-weights")
@@ -124,6 +161,11 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path):
         case = record["case"]
         for fw in columns:
             source = folder / profile / case["arch"] / f"{case['id']}.{fw}.npz"
+            if source.is_symlink() or (source.exists() and not source.is_file()):
+                raise HarnessError(
+                    f"--weights {folder}: {source} is a link or not a regular file; the export "
+                    "copies only the files pytest --save-weights wrote: replace it with one"
+                )
             if not source.exists():
                 missing.append(str(source))
                 continue
@@ -133,8 +175,8 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path):
     if missing:
         raise HarnessError(
             f"--weights {folder}: {len(missing)} weight files are missing (first: {missing[0]}); "
-            f"write them with: pytest difftests --profile {profile} --regen-baselines "
-            f"--save-weights {folder}"
+            "write them with: "
+            + shlex.join([*_regen_args(root, profile), "--save-weights", str(folder)])
         )
     frame = frame.assign(pt_weights=columns["pytorch"], tf_weights=columns["tensorflow"])
     return frame, copies
@@ -176,8 +218,9 @@ def cmd_report(args) -> int:
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
-    records = load_profile_baselines(args.baselines_dir, profile.name)
     out = Path(args.out or f"report-{profile.name}")
+    atomic.check_writable_folder(out, "--out")
+    records = load_profile_baselines(args.baselines_dir, profile.name)
     paths = write_report(records, profile.name, out, progress=not args.no_progress)
     print(f"wrote {paths['html']} and {paths['markdown']} ({len(records)} cases)")
     return 0
@@ -238,6 +281,13 @@ def cmd_explain(args) -> int:
             "same hyperparameters on structurally identical models)",
             file=sys.stderr,
         )
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(
+            f"--jobs {args.jobs}: give 1 to {MAX_JOBS} worker processes (each holds PyTorch and "
+            f"TensorFlow; this machine has {os.cpu_count()} cores)"
+        )
+    if args.out:
+        check_output_file(Path(args.out), "--out")
     jobs = args.jobs or default_jobs(profile)
     report = explain(case, profile, args.data_dir, jobs=jobs, progress=not args.no_progress)
     text = json.dumps(report, indent=2, sort_keys=True) if args.json else format_table(report)
@@ -383,6 +433,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HarnessError as exc:
         print(f"crossedwires: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a write that failed after its location was checked (disk full)
+        if isinstance(exc, BrokenPipeError):  # `crossedwires cases | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"crossedwires: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -8,10 +8,11 @@ pull-request comment needs (``--format markdown``).
 
 from __future__ import annotations
 
-import json
+import shutil
 import subprocess
 from pathlib import Path
 
+from . import baselines
 from .adapters import FRAMEWORKS
 from .errors import HarnessError
 
@@ -19,12 +20,12 @@ SHORT = {"pytorch": "PyTorch", "tensorflow": "TF"}
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    if shutil.which("git") is None:
+        raise HarnessError("git is not installed; crossedwires diff reads revisions with git")
     try:
         out = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True, check=True)
-    except FileNotFoundError:
-        raise HarnessError(
-            "git is not installed; crossedwires diff reads revisions with git"
-        ) from None
+    except OSError as exc:
+        raise HarnessError(f"cannot run git in {repo}: {exc.strerror}") from None
     except subprocess.CalledProcessError as exc:
         raise HarnessError(
             f"git {' '.join(args)} failed: {exc.stderr.decode(errors='replace').strip()}"
@@ -36,6 +37,11 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
     """{path under ``folder``: record} for every JSON baseline at git revision ``rev``."""
     folder = Path(folder).resolve()
     where = folder if folder.exists() else folder.parent
+    if not where.is_dir():
+        raise HarnessError(
+            f"--baselines-dir {folder}: no such folder (nor its parent); give the baselines "
+            "folder of a git checkout"
+        )
     repo = Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
     prefix = folder.relative_to(repo).as_posix()
     try:
@@ -54,24 +60,31 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
         header_end = batch.index(b"\n", pos)
         size = int(batch[pos:header_end].split()[2])
         start = header_end + 1
-        out[name[len(prefix) + 1 :]] = _parse(batch[start : start + size].decode(), f"{rev}:{name}")
+        out[name[len(prefix) + 1 :]] = _parse(
+            batch[start : start + size].decode("utf-8", errors="replace"),
+            f"{rev}:{name}",
+            Path(name),
+        )
         pos = start + size + 1
     return out
 
 
 def baselines_in(folder: Path) -> dict[str, dict]:
+    """{path under ``folder``: record} for every JSON baseline in the working tree."""
     folder = Path(folder)
     return {
-        p.relative_to(folder).as_posix(): _parse(p.read_text(), str(p))
+        p.relative_to(folder).as_posix(): _parse(baselines.read_text(p), str(p), p)
         for p in sorted(folder.rglob("*.json"))
     }
 
 
-def _parse(text: str, where: str) -> dict:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{where}: not JSON ({exc}); fix or regenerate the baseline") from None
+def _parse(text: str, where: str, path: Path) -> dict:
+    """A baseline read as the check reads it: strict JSON, its schema, at its own path; a file
+    the check would refuse is named here too, never summarised as a change."""
+    record = baselines.loads(text, where)
+    baselines.validate(record, where)
+    baselines.check_identity(record, path, where)
+    return record
 
 
 def _accuracy(record: dict | None, fw: str):

@@ -156,10 +156,16 @@ def _environment(records: list[dict]) -> list[tuple[str, str]]:
     return [(k, ", ".join(sorted(v))) for k, v in seen.items()]
 
 
+def _md(value) -> str:
+    """Text from a record as inert Markdown: no HTML a renderer would run, no table breaks."""
+    text = html.escape(str(value), quote=False)
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
 def markdown(df, records: list[dict], profile: str) -> str:
     counts = Counter(df["verdict"])
     lines = [
-        f"# crossedwires report: profile {profile}",
+        f"# crossedwires report: profile {_md(profile)}",
         "",
         f"{len(df)} cases. Verdicts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICT_COLOURS),
         "",
@@ -170,11 +176,11 @@ def markdown(df, records: list[dict], profile: str) -> str:
     ]
     for _, r in _top(df).iterrows():
         lines.append(
-            f"| `{r['case']}` | {r['pytorch']:.4f} | {r['tensorflow']:.4f} | {r['gap']:+.4f} "
-            f"| {r['verdict']} |"
+            f"| `{_md(r['case'])}` | {r['pytorch']:.4f} | {r['tensorflow']:.4f} "
+            f"| {r['gap']:+.4f} | {_md(r['verdict'])} |"
         )
     lines += ["", "## Environment", ""]
-    lines += [f"- {k}: {v}" for k, v in _environment(records)]
+    lines += [f"- {_md(k)}: {_md(v)}" for k, v in _environment(records)]
     return "\n".join(lines) + "\n"
 
 

@@ -112,8 +112,7 @@ def run_framework(
             )
         )
         predictions = adapter.predict(model, data.x_test)
-        if weights_to is not None:
-            save_weights(weights_to, adapter.weights(model))
+        weights = adapter.weights(model) if weights_to is not None else None
         result["test_accuracy"] = judge.accuracy(predictions, data.y_test)
         result["collapsed"] = judge.collapsed(result["test_accuracy"], chance_band(profile, data))
     except HarnessError:
@@ -121,6 +120,9 @@ def run_framework(
     except Exception as exc:  # the run failed: an outcome to record
         last = traceback.extract_tb(exc.__traceback__)[-1]
         result["error"] = f"{type(exc).__name__}: {exc} (at {last.filename}:{last.lineno})"
+    else:
+        if weights_to is not None:  # outside the except: a failed save is no failed training run
+            save_weights(weights_to, weights)
     return {"result": result, "predictions": predictions}
 
 
@@ -175,9 +177,15 @@ def run_case(
 
 
 def save_weights(path: Path, arrays: dict) -> None:
-    """``.npz``, written atomically; no pickle inside (``np.load(path, allow_pickle=False)``)."""
-    with atomic.atomic_open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+    """``.npz``, written atomically; no pickle inside (``np.load(path, allow_pickle=False)``).
+    A failed write raises HarnessError: the run stops before any baseline is touched."""
+    try:
+        with atomic.atomic_open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    except OSError as exc:
+        raise HarnessError(
+            f"--save-weights: cannot write {path} ({exc.strerror}); choose a writable folder"
+        ) from None
 
 
 def _seeded_result(runs: list[dict], seeds: list[int], data: Dataset, profile: Profile) -> dict:

@@ -107,5 +107,5 @@ def test_an_unchanged_tree_says_so(repo):
 
 def test_a_broken_file_is_named(repo):
     (repo / "smoke" / "resnet50" / f"{IDS['same']}.json").write_text("{not json")
-    with pytest.raises(HarnessError, match=f"{IDS['same']}.json: not JSON"):
+    with pytest.raises(HarnessError, match=f"{IDS['same']}.json: truncated or not valid JSON"):
         baselines_in(repo)
