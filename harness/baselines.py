@@ -74,6 +74,15 @@ def schema(kind: str = "case") -> dict:
     return json.loads(text)
 
 
+@cache
+def _registry():
+    """The schemas by their ``$id``: the numerics schema refers to the case schema's parts."""
+    from referencing import Registry, Resource
+
+    resources_ = [Resource.from_contents(schema(kind)) for kind in SCHEMAS]
+    return Registry().with_resources((r.id(), r) for r in resources_)
+
+
 def kind_of(record: dict) -> str:
     """``numerics`` for a numerics check's record, ``case`` for a divergence case's."""
     return "numerics" if record.get("kind") == "numerics" else "case"
@@ -87,9 +96,11 @@ def validate(record: dict, where: str) -> None:
             f"{where}: field schema_version: {version} was written by another version of "
             f"crossedwires (this one reads {SCHEMA_VERSION}); regenerate the baseline"
         )
-    validator = jsonschema.Draft202012Validator(schema(kind_of(record)))
+    validator = jsonschema.Draft202012Validator(schema(kind_of(record)), registry=_registry())
     error = best_match(validator.iter_errors(record))
     if error is None:
+        if kind_of(record) == "case":
+            _check_seeds(record, where)
         return
     field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -97,6 +108,23 @@ def validate(record: dict, where: str) -> None:
         prefix = f"{field}." if error.absolute_path else ""
         raise BaselineError(f"{where}: field {prefix}{missing[0]} is missing (required)")
     raise BaselineError(f"{where}: field {field}: {error.message}")
+
+
+def _check_seeds(record: dict, where: str) -> None:
+    """What the schema cannot say: both frameworks ran the same seeds (a record with 3 seeds on
+    one side and 1 on the other would be judged as neither)."""
+    seeds = {
+        fw: [s["seed"] for s in result.get("seeds") or []]
+        for fw, result in record["results"].items()
+    }
+    first, *others = FRAMEWORK_PACKAGES
+    for fw in others:
+        if seeds[fw] != seeds[first]:
+            raise BaselineError(
+                f"{where}: field results.{fw}.seeds: seeds {seeds[fw] or 'none'} but "
+                f"results.{first}.seeds has {seeds[first] or 'none'}; both frameworks run the "
+                "same seeds"
+            )
 
 
 MAX_BYTES = 16 * 2**20  # a baseline is a few kB; a 5-seed record with losses ~50 kB

@@ -219,8 +219,8 @@ def cmd_report(args) -> int:
 
     profile = get_profile(args.profile)
     out = Path(args.out or f"report-{profile.name}")
-    atomic.check_writable_folder(out, "--out")
     records = load_profile_baselines(args.baselines_dir, profile.name)
+    atomic.check_writable_folder(out, "--out")
     paths = write_report(records, profile.name, out, progress=not args.no_progress)
     print(f"wrote {paths['html']} and {paths['markdown']} ({len(records)} cases)")
     return 0

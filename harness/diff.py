@@ -42,7 +42,13 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
             f"--baselines-dir {folder}: no such folder (nor its parent); give the baselines "
             "folder of a git checkout"
         )
-    repo = Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
+    try:
+        repo = Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
+    except HarnessError:
+        raise HarnessError(
+            f"--baselines-dir {folder}: not inside a git checkout; diff compares the baselines "
+            "with a git revision"
+        ) from None
     prefix = folder.relative_to(repo).as_posix()
     try:
         _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}")

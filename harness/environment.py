@@ -119,10 +119,10 @@ def change(then: dict, now: dict, frameworks) -> dict[str, list[str]]:
     versions = _changes(
         {k: then.get(k) for k in VERSION_KEYS}, {k: now.get(k) for k in VERSION_KEYS}
     )
-    platform = _changes({"cpu": then.get("platform", {})}, {"cpu": now.get("platform", {})})
+    platform = _changes({"cpu": then.get("platform") or {}}, {"cpu": now.get("platform") or {}})
     for fw in frameworks:
-        a, b = then.get(fw, {}), now.get(fw, {})
-        versions += _changes({fw: a.get("versions", {})}, {fw: b.get("versions", {})})
+        a, b = then.get(fw) or {}, now.get(fw) or {}  # null: a framework a check did not run
+        versions += _changes({fw: a.get("versions") or {}}, {fw: b.get("versions") or {}})
         platform += _changes(
             {fw: {k: a.get(k) for k in PLATFORM_KEYS}}, {fw: {k: b.get(k) for k in PLATFORM_KEYS}}
         )

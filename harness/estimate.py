@@ -33,9 +33,13 @@ def load_timings(path: Path) -> tuple[str, dict]:
         rows = doc["rows"]
         table = defaultdict(list)
         for row in rows:
-            table[(row["framework"], row["arch"])].append(
-                (int(row["batch_size"]), float(row["harness_images_per_s"]))
-            )
+            size, rate = int(row["batch_size"]), float(row["harness_images_per_s"])
+            if size < 1 or not math.isfinite(rate) or rate <= 0:
+                raise ValueError(
+                    f"row {row['framework']}/{row['arch']}: batch size {size} and "
+                    f"{rate} images/s must be positive and finite"
+                )
+            table[(row["framework"], row["arch"])].append((size, rate))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such timings file; make one with: "

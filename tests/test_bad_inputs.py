@@ -18,6 +18,8 @@ from harness.profiles import get_profile
 from .conftest import make_record
 from .test_plugin import pytest_run
 
+pytestmark = pytest.mark.bad_input
+
 TOP_LEVEL = baselines.schema()["required"]
 RESULT_FIELDS = baselines.schema()["$defs"]["result"]["required"]
 
@@ -83,7 +85,7 @@ def test_export_without_baselines_says_how_to_make_them(tmp_path, capsys):
     assert main(["export", "--profile", "smoke", "--baselines-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"crossedwires: error: no baselines for profile 'smoke' in {tmp_path}/smoke; create "
-        "them with: pytest difftests --profile smoke --regen-baselines\n"
+        f"them with: pytest difftests --profile smoke --regen-baselines --baselines-dir {tmp_path}\n"
     )
 
 
