@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import struct
 import tarfile
 from pathlib import Path
 
@@ -51,14 +52,23 @@ def _batch(n: int, seed: int) -> tuple[bytes, np.ndarray, np.ndarray]:
     return pickle.dumps(payload, protocol=2), images, np.array(labels)
 
 
-def write_cifar(root: Path, *, archive: bool, n: int = 4, test_batch: bytes | None = None):
+def write_cifar(
+    root: Path,
+    *,
+    archive: bool,
+    n: int = 4,
+    test_batch: bytes | None = None,
+    replace: dict[str, bytes] | None = None,
+):
     """Write CIFAR-10's six batches (n images each) as the folder or the tar.gz; return the
-    expected arrays and the archive's md5."""
+    expected arrays and the archive's md5. ``replace`` gives some batches' bytes instead."""
     batches = {}
     for i, name in enumerate((*data.CIFAR10_TRAIN, data.CIFAR10_TEST)):
         batches[name] = _batch(n, i)
     if test_batch is not None:
         batches[data.CIFAR10_TEST] = (test_batch, None, None)
+    for name, raw in (replace or {}).items():
+        batches[name] = (raw, None, None)
     folder = root / data.CIFAR10_DIR
     if archive:
         path = root / data.CIFAR10_ARCHIVE
@@ -79,16 +89,67 @@ def write_cifar(root: Path, *, archive: bool, n: int = 4, test_batch: bytes | No
 @pytest.mark.parametrize("archive", [True, False], ids=["archive", "folder"])
 def test_cifar10_reads_the_real_format(tmp_path, archive):
     batches, md5 = write_cifar(tmp_path, archive=archive)
-    ds = data.load_cifar10(tmp_path, md5=md5) if archive else data.load_cifar10(tmp_path)
+    kw = {"md5": md5} if archive else {}
+    ds = data.load_cifar10(tmp_path, images_per_batch=4, **kw)
     assert ds.x_train.shape == (20, 32, 32, 3) and ds.x_test.shape == (4, 32, 32, 3)
     assert (ds.x_train[:4] == batches["data_batch_1"][1]).all()
     assert (ds.x_test == batches["test_batch"][1]).all()
     assert (ds.y_test == batches["test_batch"][2]).all()
 
 
+def _py2_batch(planes: np.ndarray, labels: list[int]) -> bytes:
+    """A batch as Python 2's cPickle wrote the published ones: str (bytes) keys and data as
+    BINSTRING, numpy.core.multiarray._reconstruct, a dtype built from b'u1' and b'|'."""
+    n = len(planes)
+    shape = b"K\x01M" + struct.pack("<H", n) + b"M\x00\x0c\x86"  # version 1, (n, 3072)
+    dtype = (  # dtype('u1', 0, 1) with state (3, '|', None, None, None, -1, -1, 0)
+        b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R"
+        b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    raw = planes.tobytes()
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R("
+        + shape
+        + dtype
+        + b"\x89T"
+        + struct.pack("<I", len(raw))
+        + raw
+        + b"tb"
+    )
+    label_ops = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return b"\x80\x02}(U\x04data" + array + b"U\x06labels" + label_ops + b"u."
+
+
+def test_cifar10_reads_a_python2_pickle(tmp_path):
+    """The published batches were written by Python 2: the stand-ins accept its spelling."""
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    labels = [3, 0, 9, 1]
+    raw = _py2_batch(images.transpose(0, 3, 1, 2).reshape(4, 3072), labels)
+    write_cifar(tmp_path, archive=False, replace={data.CIFAR10_TEST: raw})
+    ds = data.load_cifar10(tmp_path, images_per_batch=4)
+    assert (ds.x_test == images).all() and ds.y_test.tolist() == labels
+    assert ds.y_test.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array([1, 2, 3, 4], dtype=np.uint8), [np.int64(1), np.int16(2), 3, 4], (1, 2, 3, 4)],
+    ids=["uint8-array", "numpy-scalars", "tuple"],
+)
+def test_cifar10_labels_as_a_re_saved_batch_may_hold_them(tmp_path, labels):
+    rng = np.random.default_rng(3)
+    planes = rng.integers(0, 256, size=(4, 3072), dtype=np.uint8)
+    raw = pickle.dumps({b"data": planes, b"labels": labels}, protocol=2)
+    write_cifar(tmp_path, archive=False, replace={data.CIFAR10_TEST: raw})
+    ds = data.load_cifar10(tmp_path, images_per_batch=4)
+    assert ds.y_test.tolist() == [1, 2, 3, 4] and ds.y_test.dtype == np.int64
+
+
 def test_cifar10_from_environment_variable(tmp_path, monkeypatch):
     write_cifar(tmp_path, archive=False)
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    monkeypatch.setattr(data, "CIFAR10_IMAGES_PER_BATCH", 4)
     assert data.load_dataset("cifar10").x_train.shape[0] == 20
 
 
@@ -115,7 +176,7 @@ def test_truncated_archive_is_reported(tmp_path):
     path.write_bytes(raw[: len(raw) // 2])
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
     with pytest.raises(DataError, match="truncated or not a tar.gz archive"):
-        data.load_cifar10(tmp_path, md5=md5)
+        data.load_cifar10(tmp_path, md5=md5, images_per_batch=4)
 
 
 def test_truncated_batch_is_reported(tmp_path):
@@ -123,7 +184,7 @@ def test_truncated_batch_is_reported(tmp_path):
     p = tmp_path / data.CIFAR10_DIR / "data_batch_3"
     p.write_bytes(p.read_bytes()[:200])
     with pytest.raises(DataError, match="data_batch_3: truncated or not a CIFAR-10 batch"):
-        data.load_cifar10(tmp_path)
+        data.load_cifar10(tmp_path, images_per_batch=4)
 
 
 class _Payload:
@@ -140,7 +201,7 @@ def test_batch_with_reduce_payload_is_refused_and_nothing_runs(tmp_path, monkeyp
     with pytest.raises(
         DataError, match=r"test_batch: refused: global (posix|os)\.system is not allowed"
     ):
-        data.load_cifar10(tmp_path)
+        data.load_cifar10(tmp_path, images_per_batch=4)
     assert not (tmp_path / "PWNED").exists()
 
 
@@ -181,7 +242,9 @@ def test_workers_sharing_a_data_folder_download_once(tmp_path, monkeypatch):
     results = []
     threads = [
         threading.Thread(
-            target=lambda: results.append(data.load_cifar10(shared, download=True, md5=md5))
+            target=lambda: results.append(
+                data.load_cifar10(shared, download=True, md5=md5, images_per_batch=4)
+            )
         )
         for _ in range(4)
     ]
