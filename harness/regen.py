@@ -12,20 +12,46 @@ Without an address Ray starts locally on this machine's cores, so the same comma
 laptop and, with ``--ray ADDRESS`` (``auto`` for the cluster this machine belongs to, or
 ``ray://head:10001``), on a cluster whose nodes have this package installed with the same
 constraints.
+
+Faults (issue 13): the output folders are checked, and stale temporary files of killed writes
+removed, before Ray starts; an unreachable ``--ray`` address fails within ``CONNECT_TIMEOUT_S``
+with the address and the fix; a baseline that cannot be written fails that case only, and its
+trained record is saved under ``RESCUE_DIR`` (or printed) so that no training is lost.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import socket
+import stat
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from . import baselines
+from . import atomic, baselines
 from .cases import Case
-from .errors import HarnessError
+from .errors import ConfigError, HarnessError
 from .profiles import Profile
 
 _STATE: dict = {}
+
+CONNECT_TIMEOUT_S = 30.0  # how long a --ray address may take to accept a connection
+STALE_TMP_AGE_S = 3600.0  # a temporary file older than this belongs to a killed write
+# Where a record goes when its baseline cannot be written; None: <system temp>/crossedwires-rescue
+RESCUE_DIR: Path | None = None
+MAX_ADDRESS_CHARS = 300
+MAX_PATTERNS = 32
+MAX_PATTERN_CHARS = 200
+# atomic.atomic_open's temporary names: mkstemp(prefix=".<name>.", suffix=".tmp"), where mkstemp
+# adds 8 characters of [a-z0-9_]; baselines are named <case id>.json.
+STALE_TMP_RE = re.compile(r"^\.[a-z0-9][a-z0-9.+-]*\.json\.[a-z0-9_]{8}\.tmp$")
+FIX_ADDRESS = (
+    "start the cluster with `ray start --head` or check the address; "
+    "`auto` needs a running cluster on this machine"
+)
 
 
 def _prepare(profile: Profile, data_dir: str | None, download: bool):
@@ -60,10 +86,181 @@ def _fingerprint(profile: Profile, data_dir: str | None, download: bool) -> dict
 
 def select(cases: tuple[Case, ...], patterns: list[str] | None) -> list[Case]:
     """Cases whose id contains every pattern (``-k vgg16 -k bs10-``)."""
-    chosen = [c for c in cases if all(p in c.case_id for p in patterns or [])]
+    patterns = list(patterns or [])
+    if len(patterns) > MAX_PATTERNS or any(len(p) > MAX_PATTERN_CHARS for p in patterns):
+        raise ConfigError(
+            f"-k: at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} characters "
+            f"(got {len(patterns)}, the longest {max(map(len, patterns))}): a case id is shorter"
+        )
+    chosen = [c for c in cases if all(p in c.case_id for p in patterns)]
     if not chosen:
         raise HarnessError(f"no case id contains all of {patterns}: see crossedwires cases")
     return chosen
+
+
+def check_output(baselines_dir: Path, profile: str, arches: set[str]) -> Path:
+    """The profile's baseline folder, created; HarnessError naming the path and the fix when it,
+    or an architecture folder in it, cannot be created or written. Runs before any training."""
+    root = Path(baselines_dir)
+    if root.exists() and not root.is_dir():
+        raise HarnessError(
+            f"--baselines-dir {root} is a file, not a folder: pass a folder (created if missing)"
+        )
+    folder = root / profile
+    for path in [folder, *(folder / a for a in sorted(arches))]:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            what = "is a file, not a folder" if path.is_file() else (exc.strerror or str(exc))
+            raise HarnessError(
+                f"cannot create the baseline folder {path}: {what}: remove or rename what is "
+                "in the way, fix the permissions, or pass another --baselines-dir"
+            ) from None
+        try:  # a real write: permission bits say nothing for root or a read-only mount
+            fd, probe = tempfile.mkstemp(dir=path, prefix=".crossedwires-write-check.")
+            try:
+                os.write(fd, b"x")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            raise HarnessError(
+                f"cannot write in the baseline folder {path}: {exc.strerror or exc}: make it "
+                "writable (chmod u+w, free some space) or pass another --baselines-dir"
+            ) from None
+    return folder
+
+
+def remove_stale_tmp(folder: Path, max_age_s: float = STALE_TMP_AGE_S) -> int:
+    """Remove the temporary files a killed ``atomic_open`` left under ``folder``: only names of
+    its pattern (``.<case id>.json.XXXXXXXX.tmp``), only regular files (never a link), only
+    those untouched for ``max_age_s`` (a live write takes seconds). How many were removed."""
+    removed, now = 0, time.time()
+    for parent, _dirs, names in os.walk(folder):  # does not follow links to folders
+        for name in names:
+            if not STALE_TMP_RE.match(name):
+                continue
+            path = os.path.join(parent, name)
+            try:
+                st = os.lstat(path)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age_s:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:  # gone meanwhile, or not ours to remove: leave it
+                continue
+    return removed
+
+
+def _target(address: str | None) -> tuple[str, tuple[str, int] | None]:
+    """The address Ray will connect to (after ``RAY_ADDRESS``, as ray.init reads it) and its
+    host and port; (name, None) when Ray starts locally or the address cannot be resolved here."""
+    env = os.environ.get("RAY_ADDRESS")
+    if env and address in (None, "auto"):  # ray.init lets RAY_ADDRESS override these two
+        address, name = env, f"{env} (from RAY_ADDRESS)"
+    else:
+        name = str(address)
+    if address in (None, "local"):
+        return name, None
+    if len(address) > MAX_ADDRESS_CHARS:
+        raise ConfigError(f"--ray: an address of {len(address)} characters is not an address")
+    if address == "auto":
+        try:  # where `ray start` recorded its cluster; private Ray API, hence guarded
+            from ray._private.services import canonicalize_bootstrap_address
+
+            address = canonicalize_bootstrap_address("auto")
+        except ConnectionError:
+            raise HarnessError(
+                f"no running Ray cluster found on this machine for --ray auto: {FIX_ADDRESS}"
+            ) from None
+        except Exception:  # another Ray version: ray.init decides, unprobed
+            return name, None
+        if not address:
+            return name, None
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    host = host.strip("[]")  # [IPv6]:port
+    if "://" in hostport or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"--ray {name}: not an address: use HOST:PORT (the head's GCS, e.g. 10.0.0.1:6379), "
+            "ray://HOST:PORT (Ray Client, e.g. ray://head:10001) or auto"
+        )
+    return name, (host, int(port))
+
+
+def connect(ray, address: str | None) -> None:
+    """ray.init, failing within about CONNECT_TIMEOUT_S with the address and the fix when the
+    address does not answer (ray.init itself retries a dead GCS address for minutes)."""
+    name, target = _target(address)
+    if target is not None:
+        try:  # ray.init has no timeout argument: probe the port first
+            socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            if isinstance(exc, TimeoutError):
+                why = f"no answer within {CONNECT_TIMEOUT_S:g} s"
+            else:
+                why = exc.strerror or str(exc)
+            raise HarnessError(
+                f"cannot reach the Ray cluster at {name} ({why}): {FIX_ADDRESS}"
+            ) from None
+    # A port that accepts but is no GCS: one connection attempt (about 40 s), not twenty.
+    wait_set = "RAY_gcs_server_port_wait_time_s" in os.environ
+    if target is not None and not wait_set:
+        os.environ["RAY_gcs_server_port_wait_time_s"] = "1"
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:
+        if target is None:
+            raise
+        if "ray[client]" in str(exc):
+            raise HarnessError(
+                f"--ray {name}: a ray:// address needs Ray Client, which is not installed: "
+                "pip install -c constraints.txt 'ray[client]'"
+            ) from None
+        raise HarnessError(
+            f"cannot connect to the Ray cluster at {name}: {str(exc)[:300]}: {FIX_ADDRESS}"
+        ) from None
+    finally:
+        if target is not None and not wait_set:
+            os.environ.pop("RAY_gcs_server_port_wait_time_s", None)
+
+
+def _rescue(path: Path, baselines_dir: Path, record: dict) -> str:
+    """Save a record that could not be written where it belongs; says where it went."""
+    text = json.dumps(baselines.normalize(record), sort_keys=True, indent=2, default=repr) + "\n"
+    root = RESCUE_DIR or Path(tempfile.gettempdir()) / "crossedwires-rescue"
+    try:
+        relative = Path(path).relative_to(baselines_dir)
+    except ValueError:
+        relative = Path(Path(path).name)
+    spare = Path(root) / relative
+    try:
+        atomic.write_text(spare, text)
+    except OSError as exc:  # nowhere to save it either: the terminal is the last copy
+        print(
+            f"--- record for {path} (also unsaveable at {spare}: {exc.strerror or exc})",
+            file=sys.stderr,
+        )
+        print(text + f"--- end of record for {path}", file=sys.stderr)
+        return "the trained record is printed on stderr"
+    return f"the trained record is saved at {spare}: move it to {path} once fixed"
+
+
+def _write(path: Path, baselines_dir: Path, record: dict) -> str:
+    """Write one baseline; a failure is this case's outcome, its record kept (``_rescue``)."""
+    try:
+        baselines.write(path, record)
+        return "written"
+    except OSError as exc:
+        why = f"could not write {path}: {exc.strerror or exc}"
+    except (HarnessError, ValueError, TypeError) as exc:  # a record the schema refuses
+        why = f"could not write {path}: {type(exc).__name__}: {str(exc)[:300]}"
+    return f"failed: {why}; {_rescue(path, baselines_dir, record)}"
 
 
 def regen(
@@ -85,13 +282,15 @@ def regen(
         ) from None
     from tqdm import tqdm
 
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
+    folder = check_output(baselines_dir, profile.name, {c.arch for c in cases})
+    stale = remove_stale_tmp(folder)
+    if stale:
+        print(
+            f"removed {stale} stale temporary file(s) left in {folder} by killed writes",
+            file=sys.stderr,
         )
+    if not ray.is_initialized():
+        connect(ray, address)
     gpus = ray.cluster_resources().get("GPU", 0)
     per_task = {"num_gpus": 1} if gpus and profile.device == "cuda" else {}
     per_task["num_cpus"] = profile.intra_op_threads
@@ -127,8 +326,7 @@ def regen(
             except Exception as exc:  # the task failed: report it, keep going
                 outcome[case.case_id] = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
             else:
-                baselines.write(paths[case.case_id], record)
-                outcome[case.case_id] = "written"
+                outcome[case.case_id] = _write(paths[case.case_id], baselines_dir, record)
             bar.update()
     finally:
         bar.close()
