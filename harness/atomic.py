@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 import time
 from contextlib import contextmanager
@@ -47,40 +49,54 @@ def write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
-STALE_AFTER_S = 600  # a temporary file lives for one write (milliseconds); older ones were left
+STALE_AFTER_S = 3600.0  # a temporary file lives for one write (seconds at most); older: left
+# atomic_open's temporary names: mkstemp(prefix=".<name>.", suffix=".tmp") adds 8 of [a-z0-9_]
+TEMPORARY_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
-    """Remove the temporary files ``atomic_open`` leaves when its process is killed mid-write
-    (``.<name>.<random>.tmp``, anywhere under ``folder``, last touched more than
-    ``older_than_s`` ago, so a concurrent writer's file is left alone); the removed paths."""
-    removed = []
-    folder = Path(folder)
-    if not folder.is_dir():
-        return removed
-    cutoff = time.time() - older_than_s
-    for path in folder.rglob(".*.tmp"):
-        try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
-        except OSError:
-            continue  # gone already, or not ours to remove: leave it
-    return removed
+    """Remove the temporary files ``atomic_open`` leaves when its process is killed mid-write,
+    anywhere under ``folder``: only names of its pattern, only regular files (never a link),
+    only those untouched for ``older_than_s`` (so a concurrent writer's file is left alone).
+    The removed paths."""
+    removed, cutoff = [], time.time() - older_than_s
+    for parent, _dirs, names in os.walk(folder):  # does not follow links to folders
+        for name in names:
+            if not TEMPORARY_RE.match(name):
+                continue
+            path = Path(parent) / name
+            try:
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # gone meanwhile, or not ours to remove: leave it
+                continue
+    return sorted(removed)
 
 
 def check_writable_folder(folder: Path, option: str) -> None:
-    """Before any work: ``folder`` is (or can be made) a folder this process can write into.
+    """Before any work: ``folder`` is (or can be made) a folder this process can write into,
+    tried with a real write (permission bits say nothing for root or a read-only mount).
     Otherwise HarnessError, one line naming ``option``, the path and the fix."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise HarnessError(f"{option} {folder}: is a file, not a folder; give a folder")
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        what = "is" if blocking == folder else f"{blocking} is in the way:"
+        raise HarnessError(
+            f"{option} {folder}: {what} a file, not a folder; give a folder, or move the file"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".crossedwires-probe.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         raise HarnessError(
-            f"{option} {folder}: cannot write there ({exc.strerror}); give a writable folder"
+            f"{option} {folder}: cannot write there ({exc.strerror}); make it writable, free "
+            "some space, or give another folder"
         ) from None

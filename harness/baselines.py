@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shlex
 import stat
@@ -251,22 +250,33 @@ def write(path: Path, record: dict) -> None:
         raise BaselineError(
             f"{path}: cannot write the baseline ({exc.strerror}); the old file is unchanged and "
             f"this run's record is {kept}: free the space or fix the folder's permissions, then "
-            "copy it there"
+            "move it there"
         ) from None
 
 
+# Where a record goes when its baseline cannot be written; None: <system temp>/crossedwires-rescue
+RESCUE_DIR: Path | None = None
+
+
 def _keep_elsewhere(path: Path, text: str) -> str:
-    """Where a record that could not be written at ``path`` was kept (the system's temporary
-    folder), so that no training is lost to a full disk or a read-only folder."""
+    """Keep a record that could not be written at ``path`` (a full disk, a read-only folder) as
+    ``<RESCUE_DIR>/<profile>/<arch>/<id>.json``, or print it on stderr when that fails too, so
+    that no training is lost; says where it went."""
+    import sys
     import tempfile
 
+    root = Path(RESCUE_DIR or Path(tempfile.gettempdir()) / "crossedwires-rescue")
+    spare = root.joinpath(*Path(path).parts[-3:])
     try:
-        fd, kept = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return f"kept in {kept}"
-    except OSError:
-        return "lost too (the temporary folder cannot be written either)"
+        atomic.write_text(spare, text)
+    except OSError as exc:  # nowhere to save it either: the terminal holds the last copy
+        print(
+            f"--- record for {path} (cannot be saved at {spare} either: {exc.strerror})",
+            file=sys.stderr,
+        )
+        print(f"{text}--- end of record for {path}", file=sys.stderr)
+        return "printed on stderr"
+    return f"saved at {spare}"
 
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:

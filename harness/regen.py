@@ -16,19 +16,14 @@ constraints.
 Faults (issue 13): the output folders are checked, and stale temporary files of killed writes
 removed, before Ray starts; an unreachable ``--ray`` address fails within ``CONNECT_TIMEOUT_S``
 with the address and the fix; a baseline that cannot be written fails that case only, and its
-trained record is saved under ``RESCUE_DIR`` (or printed) so that no training is lost.
+trained record is kept elsewhere (``baselines.write`` says where) so that no training is lost.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import socket
-import stat
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from . import atomic, baselines
@@ -39,15 +34,9 @@ from .profiles import Profile
 _STATE: dict = {}
 
 CONNECT_TIMEOUT_S = 30.0  # how long a --ray address may take to accept a connection
-STALE_TMP_AGE_S = 3600.0  # a temporary file older than this belongs to a killed write
-# Where a record goes when its baseline cannot be written; None: <system temp>/crossedwires-rescue
-RESCUE_DIR: Path | None = None
 MAX_ADDRESS_CHARS = 300
 MAX_PATTERNS = 32
 MAX_PATTERN_CHARS = 200
-# atomic.atomic_open's temporary names: mkstemp(prefix=".<name>.", suffix=".tmp"), where mkstemp
-# adds 8 characters of [a-z0-9_]; baselines are named <case id>.json.
-STALE_TMP_RE = re.compile(r"^\.[a-z0-9][a-z0-9.+-]*\.json\.[a-z0-9_]{8}\.tmp$")
 FIX_ADDRESS = (
     "start the cluster with `ray start --head` or check the address; "
     "`auto` needs a running cluster on this machine"
@@ -99,57 +88,12 @@ def select(cases: tuple[Case, ...], patterns: list[str] | None) -> list[Case]:
 
 
 def check_output(baselines_dir: Path, profile: str, arches: set[str]) -> Path:
-    """The profile's baseline folder, created; HarnessError naming the path and the fix when it,
-    or an architecture folder in it, cannot be created or written. Runs before any training."""
-    root = Path(baselines_dir)
-    if root.exists() and not root.is_dir():
-        raise HarnessError(
-            f"--baselines-dir {root} is a file, not a folder: pass a folder (created if missing)"
-        )
-    folder = root / profile
+    """The profile's baseline folder and its architecture folders, created and tried with a
+    write before any training; HarnessError naming the path and the fix otherwise."""
+    folder = Path(baselines_dir) / profile
     for path in [folder, *(folder / a for a in sorted(arches))]:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            what = "is a file, not a folder" if path.is_file() else (exc.strerror or str(exc))
-            raise HarnessError(
-                f"cannot create the baseline folder {path}: {what}: remove or rename what is "
-                "in the way, fix the permissions, or pass another --baselines-dir"
-            ) from None
-        try:  # a real write: permission bits say nothing for root or a read-only mount
-            fd, probe = tempfile.mkstemp(dir=path, prefix=".crossedwires-write-check.")
-            try:
-                os.write(fd, b"x")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-                os.unlink(probe)
-        except OSError as exc:
-            raise HarnessError(
-                f"cannot write in the baseline folder {path}: {exc.strerror or exc}: make it "
-                "writable (chmod u+w, free some space) or pass another --baselines-dir"
-            ) from None
+        atomic.check_writable_folder(path, "--baselines-dir")
     return folder
-
-
-def remove_stale_tmp(folder: Path, max_age_s: float = STALE_TMP_AGE_S) -> int:
-    """Remove the temporary files a killed ``atomic_open`` left under ``folder``: only names of
-    its pattern (``.<case id>.json.XXXXXXXX.tmp``), only regular files (never a link), only
-    those untouched for ``max_age_s`` (a live write takes seconds). How many were removed."""
-    removed, now = 0, time.time()
-    for parent, _dirs, names in os.walk(folder):  # does not follow links to folders
-        for name in names:
-            if not STALE_TMP_RE.match(name):
-                continue
-            path = os.path.join(parent, name)
-            try:
-                st = os.lstat(path)
-                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age_s:
-                    os.unlink(path)
-                    removed += 1
-            except OSError:  # gone meanwhile, or not ours to remove: leave it
-                continue
-    return removed
 
 
 def _target(address: str | None) -> tuple[str, tuple[str, int] | None]:
@@ -230,37 +174,14 @@ def connect(ray, address: str | None) -> None:
             os.environ.pop("RAY_gcs_server_port_wait_time_s", None)
 
 
-def _rescue(path: Path, baselines_dir: Path, record: dict) -> str:
-    """Save a record that could not be written where it belongs; says where it went."""
-    text = json.dumps(baselines.normalize(record), sort_keys=True, indent=2, default=repr) + "\n"
-    root = RESCUE_DIR or Path(tempfile.gettempdir()) / "crossedwires-rescue"
-    try:
-        relative = Path(path).relative_to(baselines_dir)
-    except ValueError:
-        relative = Path(Path(path).name)
-    spare = Path(root) / relative
-    try:
-        atomic.write_text(spare, text)
-    except OSError as exc:  # nowhere to save it either: the terminal is the last copy
-        print(
-            f"--- record for {path} (also unsaveable at {spare}: {exc.strerror or exc})",
-            file=sys.stderr,
-        )
-        print(text + f"--- end of record for {path}", file=sys.stderr)
-        return "the trained record is printed on stderr"
-    return f"the trained record is saved at {spare}: move it to {path} once fixed"
-
-
-def _write(path: Path, baselines_dir: Path, record: dict) -> str:
-    """Write one baseline; a failure is this case's outcome, its record kept (``_rescue``)."""
+def _write(path: Path, record: dict) -> str:
+    """Write one baseline; a failure is this case's outcome, and its record is kept elsewhere
+    (``baselines.write`` says where), so that the other cases go on and no training is lost."""
     try:
         baselines.write(path, record)
-        return "written"
-    except OSError as exc:
-        why = f"could not write {path}: {exc.strerror or exc}"
-    except (HarnessError, ValueError, TypeError) as exc:  # a record the schema refuses
-        why = f"could not write {path}: {type(exc).__name__}: {str(exc)[:300]}"
-    return f"failed: {why}; {_rescue(path, baselines_dir, record)}"
+    except HarnessError as exc:
+        return f"failed: {exc}"
+    return "written"
 
 
 def regen(
@@ -283,10 +204,10 @@ def regen(
     from tqdm import tqdm
 
     folder = check_output(baselines_dir, profile.name, {c.arch for c in cases})
-    stale = remove_stale_tmp(folder)
+    stale = atomic.remove_stale_temporaries(folder)
     if stale:
         print(
-            f"removed {stale} stale temporary file(s) left in {folder} by killed writes",
+            f"removed {len(stale)} stale temporary file(s) left in {folder} by killed writes",
             file=sys.stderr,
         )
     if not ray.is_initialized():
@@ -326,7 +247,7 @@ def regen(
             except Exception as exc:  # the task failed: report it, keep going
                 outcome[case.case_id] = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
             else:
-                outcome[case.case_id] = _write(paths[case.case_id], baselines_dir, record)
+                outcome[case.case_id] = _write(paths[case.case_id], record)
             bar.update()
     finally:
         bar.close()

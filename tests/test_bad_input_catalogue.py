@@ -402,7 +402,7 @@ CLI = {
     ),
     "report-out-under-a-file": (
         ["report", "--out", "/etc/passwd/r"],
-        "--out /etc/passwd/r: cannot write there",
+        "--out /etc/passwd/r: /etc/passwd is in the way: a file, not a folder",
     ),
     "report-empty-profile-folder": (
         ["report", "--profile", "tiny", "--out", "{tmp}/r"],
@@ -489,22 +489,23 @@ def test_a_baseline_that_cannot_be_written_keeps_the_old_file_and_the_new_record
         return real(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", full_here)
+    monkeypatch.setattr(baselines, "RESCUE_DIR", tmp_path / "rescue")
     newer = make_record(correct_pt=2)
     with pytest.raises(BaselineError) as info:
         baselines.write(path, newer)
     message = str(info.value)
     assert message.startswith(f"{path}: cannot write the baseline (No space left on device)")
     assert path.read_text() == old
-    kept = Path(message.split("kept in ")[1].split(":")[0])
+    kept = tmp_path / "rescue" / "smoke" / "resnet50" / f"{CASE}.json"
+    assert f"this run's record is saved at {kept}: free the space" in message
     assert json.loads(kept.read_text()) == json.loads(baselines.dumps(newer))
-    kept.unlink()
 
 
 def test_stale_temporaries_of_a_killed_writer_are_removed_and_fresh_ones_kept(tmp_path):
     folder = tmp_path / "smoke" / "resnet50"
     folder.mkdir(parents=True)
-    stale = folder / f".{CASE}.json.abc123.tmp"
-    fresh = folder / f".{CASE}.json.def456.tmp"
+    stale = folder / f".{CASE}.json.abc12345.tmp"
+    fresh = folder / f".{CASE}.json.def45678.tmp"
     other = folder / "notes.tmp"
     for p in (stale, fresh, other):
         p.write_text("{")
@@ -515,7 +516,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_and_fresh_ones_kept(tm
 
 
 def test_regeneration_removes_stale_temporaries_before_it_starts(tmp_path):
-    stale = tmp_path / "tiny" / "vgg16" / ".x.json.abc.tmp"
+    stale = tmp_path / "tiny" / "vgg16" / ".x.json.abcd1234.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_text("{")
     os.utime(stale, (1, 1))
