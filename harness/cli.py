@@ -209,7 +209,15 @@ def cmd_regen(args) -> int:
     for case_id, why in sorted(failed.items()):
         print(f"  {case_id}: {why}", file=sys.stderr)
     if failed:
-        print("rerun with --resume to retrain only what is missing", file=sys.stderr)
+        again = ["crossedwires", "regen", "--profile", profile.name, "--resume"]
+        again += [arg for text in args.k or [] for arg in ("-k", text)]
+        if args.ray not in (None, "local"):
+            again += ["--ray", args.ray]
+        if Path(args.baselines_dir) != DEFAULT_BASELINES:
+            again += ["--baselines-dir", str(args.baselines_dir)]
+        if args.data_dir:
+            again += ["--data-dir", args.data_dir]
+        print(f"retrain only what is missing with: {shlex.join(again)}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -260,6 +260,23 @@ def test_a_full_disk_everywhere_prints_the_record(tmp_path, stub_train, monkeypa
     assert json.loads(err[start : err.index(f"--- end of record for {lost}")]) == stub_train
 
 
+def test_the_command_line_names_the_failed_case_and_a_pasteable_resume(
+    tmp_path, stub_train, rescue, capsys
+):
+    from harness.cli import main
+
+    root = tmp_path / "my baselines"
+    path_of(root, CASES[1]).mkdir(parents=True)  # a folder where one baseline file goes
+    args = ["regen", "--profile", "tiny", "-k", CASES[1].arch, "--baselines-dir", str(root)]
+    assert main([*args, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"  {CASES[1].case_id}: failed: {path_of(root, CASES[1])}: cannot write" in err
+    assert err.endswith(
+        f"retrain only what is missing with: crossedwires regen --profile tiny --resume -k "
+        f"{CASES[1].arch} --baselines-dir '{root}'\n"
+    )
+
+
 # --- stale temporary files of killed writes ---------------------------------------------------
 
 
