@@ -20,16 +20,20 @@ import pytest
 from harness import baselines, numerics
 from harness.environment import change, describe_change
 from harness.errors import BaselineError
-from harness.runner import environment, run_case, seeds_of
+from harness.runner import environment, profile_block, run_case, seeds_of
 
 
-def _existing_baseline(path, case_id: str, create: str, report_row):
-    """The committed baseline, read before any training; a missing or broken one fails."""
+def _existing_baseline(path, case_id: str, create: str, report_row, profile, dataset):
+    """The committed baseline, read before any training; a missing or broken one, or one made
+    with other settings or data, fails."""
     if not path.exists() and not path.is_symlink():
         report_row(**_row(case_id, None, "missing"))
         pytest.fail(f"no baseline for {case_id} at {path}; create it with: {create}", pytrace=False)
     try:
-        return baselines.read(path, at_its_path=True)
+        record = baselines.read(path, at_its_path=True)
+        data = dataset.subset(profile.train_subset, profile.test_subset).fingerprint()
+        baselines.check_made_for(record, profile_block(profile), data, str(path))
+        return record
     except BaselineError as exc:
         report_row(**_row(case_id, None, "invalid"))
         pytest.fail(f"{exc}; regenerate it with: {create}", pytrace=False)
@@ -42,7 +46,9 @@ def test_numerics(
     check = numerics.check_id(arch, source)
     path = baselines.baseline_path(baselines_dir, profile.name, arch, check)
     create = regen_command(check)
-    baseline = None if regen else _existing_baseline(path, check, create, report_row)
+    baseline = None
+    if not regen:
+        baseline = _existing_baseline(path, check, create, report_row, profile, dataset)
     env = environment(profile)
     measured = numerics.measure(arch, source, profile, dataset, reference=regen)
     if regen:
@@ -85,7 +91,7 @@ def test_case(
         report_row(**_row(case.case_id, kept, "kept"))
         return
     if not regen:  # check the baseline before spending minutes on training
-        baseline = _existing_baseline(path, case.case_id, create, report_row)
+        baseline = _existing_baseline(path, case.case_id, create, report_row, profile, dataset)
 
     weights_dir = weights_root / profile.name / case.arch if weights_root else None
     record = baselines.normalize(run_case(case, profile, dataset, weights_dir))

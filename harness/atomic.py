@@ -100,3 +100,29 @@ def check_writable_folder(folder: Path, option: str) -> None:
             f"{option} {folder}: cannot write there ({exc.strerror}); make it writable, free "
             "some space, or give another folder"
         ) from None
+
+
+def read_small_text(path: Path, max_bytes: int, what: str, error: type, fix: str = "") -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes``; otherwise ``error`` (a
+    HarnessError) naming the path, what is wrong and ``fix``. A folder, FIFO or device is refused
+    before it is opened (nothing blocks, nothing reads /dev/zero until memory runs out)."""
+    path = Path(path)
+    then = f"; {fix}" if fix else ""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        why = "a dangling link: remove it" if path.is_symlink() else f"no such {what}"
+        raise error(f"{path}: {why}{then}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror}){then}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: not a regular file; a {what} is a file: remove it{then}")
+    if info.st_size > max_bytes:
+        raise error(f"{path}: {info.st_size} bytes, more than a {what} holds ({max_bytes})")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(max_bytes + 1).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror}){then}") from None

@@ -13,7 +13,6 @@ import json
 import math
 import re
 import shlex
-import stat
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,7 +21,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from . import atomic, judge
-from .errors import BaselineError
+from .errors import BaselineError, HarnessError
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
 CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
@@ -98,8 +97,7 @@ def validate(record: dict, where: str) -> None:
     validator = jsonschema.Draft202012Validator(schema(kind_of(record)), registry=_registry())
     error = best_match(validator.iter_errors(record))
     if error is None:
-        if kind_of(record) == "case":
-            _check_seeds(record, where)
+        check_consistency(record, where)
         return
     field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -109,21 +107,145 @@ def validate(record: dict, where: str) -> None:
     raise BaselineError(f"{where}: field {field}: {error.message}")
 
 
-def _check_seeds(record: dict, where: str) -> None:
-    """What the schema cannot say: both frameworks ran the same seeds (a record with 3 seeds on
-    one side and 1 on the other would be judged as neither)."""
-    seeds = {
-        fw: [s["seed"] for s in result.get("seeds") or []]
-        for fw, result in record["results"].items()
-    }
+MAX_SEEDS = 100  # seeds per framework: each is a training run (pytest --seeds is bounded too)
+
+
+def _close(a, b) -> bool:
+    """Equal up to the FLOAT_DIGITS rounding of the file (and the float noise of a recompute)."""
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
+
+
+def check_consistency(record: dict, where: str) -> None:
+    """What the schema cannot say, for a case record: every derived number agrees with what it
+    is derived from, so that an edited mean, verdict or statistic cannot stand in for the seeds
+    the check gates on. BaselineError names the field."""
+    if kind_of(record) == "numerics":
+        _check_numerics(record, where)
+        return
+
+    def refuse(field: str, why: str):
+        raise BaselineError(f"{where}: field {field}: {why}; regenerate the baseline")
+
+    from .cases import Case
+
+    case = record["case"]
+    hp = case["hyperparameters"]
+    try:
+        expected = Case(
+            arch=case["arch"],
+            learning_rate=hp["learning_rate"],
+            batch_size=hp["batch_size"],
+            epochs=hp["epochs"],
+            adam_epsilon=hp["adam_epsilon"],
+            arch_source=case["arch_source"],
+            mode=case["mode"],
+        ).case_id
+    except HarnessError as exc:
+        refuse("case.hyperparameters", str(exc))
+    if case["id"] != expected and not case["id"].startswith(f"{expected}-"):
+        refuse("case.id", f"{case['id']!r} but its hyperparameters make {expected!r}")
+    results = record["results"]
+    seeds = {fw: [s["seed"] for s in r.get("seeds") or []] for fw, r in results.items()}
     first, *others = FRAMEWORK_PACKAGES
     for fw in others:
         if seeds[fw] != seeds[first]:
-            raise BaselineError(
-                f"{where}: field results.{fw}.seeds: seeds {seeds[fw] or 'none'} but "
-                f"results.{first}.seeds has {seeds[first] or 'none'}; both frameworks run the "
-                "same seeds"
+            refuse(
+                f"results.{fw}.seeds",
+                f"seeds {seeds[fw] or 'none'} but results.{first}.seeds has "
+                f"{seeds[first] or 'none'}; both frameworks run the same seeds",
             )
+    if len(set(seeds[first])) != len(seeds[first]) or len(seeds[first]) > MAX_SEEDS:
+        refuse(
+            f"results.{first}.seeds", f"{len(seeds[first])} seeds, not distinct or > {MAX_SEEDS}"
+        )
+    for fw, r in results.items():
+        runs = r.get("seeds") or [r]
+        for i, run in enumerate(runs):
+            at = f"results.{fw}.seeds.{i}" if r.get("seeds") else f"results.{fw}"
+            if run["test_accuracy"] is None and not run["error"]:
+                refuse(f"{at}.test_accuracy", "null without an error saying why the run failed")
+        stats = r.get("accuracy_stats")
+        if not r.get("seeds"):
+            if stats is not None:
+                refuse(f"results.{fw}.accuracy_stats", "present, but there are no seeds")
+            continue
+        accuracies = [run["test_accuracy"] for run in runs]
+        if None in accuracies:
+            if stats is not None or r["test_accuracy"] is not None:
+                refuse(f"results.{fw}.test_accuracy", "a seed failed, so there is no mean")
+        else:
+            want = judge.accuracy_stats(accuracies)
+            for key in ("n", "mean", "std", "min", "max"):
+                if stats is None or not _close(stats[key], want[key]):
+                    got = None if stats is None else stats[key]
+                    refuse(
+                        f"results.{fw}.accuracy_stats.{key}",
+                        f"{got}, the seeds give {want[key]:.6g}",
+                    )
+            if not _close(r["test_accuracy"], want["mean"]):
+                refuse(
+                    f"results.{fw}.test_accuracy",
+                    f"{r['test_accuracy']}, the seeds' mean is {want['mean']:.6g}",
+                )
+        if r["error"] != next((run["error"] for run in runs if run["error"]), None):
+            refuse(f"results.{fw}.error", "not the first failed seed's error")
+        if r["diverged"] != any(run["diverged"] for run in runs):
+            refuse(f"results.{fw}.diverged", "disagrees with its seeds")
+    accuracies = [r["test_accuracy"] for r in results.values()]
+    comparison = record["comparison"]
+    if (comparison is None) != (None in accuracies):
+        refuse("comparison", "present without both accuracies, or missing with both")
+    statistics = None
+    band = None
+    if comparison is not None:
+        if not _close(comparison["accuracy_diff"], abs(accuracies[0] - accuracies[1])):
+            refuse(
+                "comparison.accuracy_diff",
+                f"{comparison['accuracy_diff']}, the accuracies give "
+                f"{abs(accuracies[0] - accuracies[1]):.6g}",
+            )
+        band = tuple(comparison["chance_band"]) if comparison.get("chance_band") else None
+        stored = comparison.get("statistics")
+        if bool(stored) != bool(seeds[first]):
+            refuse("comparison.statistics", "present without seeds, or missing with them")
+        if stored:
+            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
+            statistics = judge.gap_test(*per_seed, stored["tolerance"], stored["alpha"])
+            if not _close(stored["tolerance"], record["tolerance"]["accuracy_diff"]):
+                refuse("comparison.statistics.tolerance", "not the record's tolerance")
+            for key in ("p_within", "p_beyond", "gap"):
+                if not _close(stored[key], statistics[key]):
+                    refuse(
+                        f"comparison.statistics.{key}",
+                        f"{stored[key]}, the seeds give {statistics[key]:.6g}",
+                    )
+    verdict = judge.verdict(results, record["tolerance"]["accuracy_diff"], statistics, band)
+    if record["verdict"] != verdict:
+        refuse("verdict", f"{record['verdict']!r}, the results give {verdict!r}")
+
+
+def _check_numerics(record: dict, where: str) -> None:
+    """A numerics record's noise levels are the ones its quantities give (an edited level would
+    widen every allowance of its stage), and no noise exceeds twice its value (|float32 -
+    float64| of a norm cannot)."""
+    from .numerics import stage_noise
+
+    for fw, block in record["frameworks"].items():
+        if block is None:
+            continue
+        for name, entry in block["quantities"].items():
+            if entry["noise"] > 2 * abs(entry["value"]) + 1e-12:
+                raise BaselineError(
+                    f"{where}: field frameworks.{fw}.quantities.{name}.noise: {entry['noise']} "
+                    f"exceeds twice the value {entry['value']}; regenerate the baseline"
+                )
+        want = stage_noise(block["quantities"])
+        for stage, level in block["stage_noise"].items():
+            if stage not in want or not _close(level, want[stage]):
+                raise BaselineError(
+                    f"{where}: field frameworks.{fw}.stage_noise.{stage}: {level}, its quantities "
+                    f"give {want.get(stage)}; regenerate the baseline"
+                )
 
 
 MAX_BYTES = 16 * 2**20  # a baseline is a few kB; a 5-seed record with losses ~50 kB
@@ -184,27 +306,7 @@ def loads(text: str, where: str) -> dict:
 def read_text(path: Path) -> str:
     """The text of the file at ``path``: a regular UTF-8 file of at most MAX_BYTES (a folder or
     a FIFO named ``*.json`` is refused before it is opened, so nothing blocks on it)."""
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no such baseline") from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BaselineError(f"{path}: not a regular file; a baseline is a JSON file: remove it")
-    if info.st_size > MAX_BYTES:
-        raise BaselineError(
-            f"{path}: {info.st_size} bytes, more than a baseline holds ({MAX_BYTES})"
-        )
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BaselineError(
-            f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})"
-        ) from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot be read ({exc.strerror})") from None
+    return atomic.read_small_text(Path(path), MAX_BYTES, "baseline", BaselineError)
 
 
 def identity(record: dict) -> tuple[str, str, str]:
@@ -277,6 +379,25 @@ def _keep_elsewhere(path: Path, text: str) -> str:
         print(f"{text}--- end of record for {path}", file=sys.stderr)
         return "printed on stderr"
     return f"saved at {spare}"
+
+
+def check_made_for(record: dict, profile: dict, data: str, where: str) -> None:
+    """A baseline is checked only against a run of the settings it was made with: the profile's
+    block (seed, epochs cap, subsets) and the data's fingerprint. Otherwise the accuracies would
+    be compared across settings and a failure would blame versions or the platform."""
+    for key, value in profile.items():
+        if record["profile"].get(key) != value:
+            raise BaselineError(
+                f"{where}: field profile.{key}: {record['profile'].get(key)!r}, but profile "
+                f"{profile['name']} runs with {value!r}: the baseline was made with other "
+                "settings"
+            )
+    if record["data"]["fingerprint"] != data:
+        raise BaselineError(
+            f"{where}: field data.fingerprint: {record['data']['fingerprint']}, but this run's "
+            f"data ({record['data']['dataset']} as the profile subsets it) is {data}: the "
+            "baseline was made with other data"
+        )
 
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:

@@ -36,7 +36,8 @@ def load_profile_baselines(root: Path, profile: str) -> list[dict]:
     folder = Path(root) / profile
     create = shlex.join(_regen_args(root, profile))
     records = []
-    for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
+    # <profile>/<arch>/<id>.json: glob follows a linked architecture folder, as the check does
+    for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
         try:
             record = baselines.read(path, at_its_path=True)
         except BaselineError as exc:
@@ -125,8 +126,10 @@ def cmd_export(args) -> int:
         )
     else:
         formats = ["csv", "parquet"]
+    if args.out and args.out.endswith(("/", os.sep)):
+        raise HarnessError(f"--out {args.out}: names a folder; give a file name (NAME, NAME.csv)")
     for fmt in formats:
-        check_output_file(stem.with_suffix(f".{fmt}"), "--out")
+        check_output_file(Path(f"{stem}.{fmt}"), "--out")
     records = load_profile_baselines(args.baselines_dir, profile.name)
     frame = export_frame(records)
     if args.weights:
@@ -135,7 +138,7 @@ def cmd_export(args) -> int:
         )
     written = []
     for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
+        path = Path(f"{stem}.{fmt}")  # not with_suffix: "results.v2" keeps its ".v2"
         if fmt == "csv":
             atomic.write_text(path, frame.to_csv(index=False))
         else:

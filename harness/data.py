@@ -108,6 +108,7 @@ CIFAR10_PIXELS = 3 * 32 * 32  # one row of b'data': the R, G and B planes of one
 # A real batch file is ~31 MB (30,720,000 bytes of pixels, the labels and the file names): a
 # file or archive member above this is refused before a byte of it is read.
 MAX_BATCH_BYTES = 64 << 20
+MAX_ARCHIVE_BYTES = 256 << 20  # the published archive is 170,498,071 bytes; hashed only below this
 # A real batch is ~40,000 pickle opcodes (~90,000 when re-saved by Python 3): a pickle with more
 # is refused before it is loaded, so that it cannot build millions of objects from 1-byte opcodes.
 MAX_PICKLE_OPS = 1_000_000
@@ -450,7 +451,7 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def _open_regular(path: Path, fix: str, limit: int | None):
+def _open_regular(path: Path, fix: str, limit: int | None, what: str = "a CIFAR-10 batch"):
     """Open ``path`` for reading, refusing without blocking anything that is not a regular file
     (a FIFO is opened non-blocking, so that no writer is waited for) or is over ``limit``."""
     try:
@@ -468,8 +469,7 @@ def _open_regular(path: Path, fix: str, limit: int | None):
             raise DataError(f"{path}: not a regular file (a {_kind(st.st_mode)}); {fix}")
         if limit is not None and st.st_size > limit:
             raise DataError(
-                f"{path}: {st.st_size:,} bytes, more than a CIFAR-10 batch can be "
-                f"({limit >> 20} MiB); {fix}"
+                f"{path}: {st.st_size:,} bytes, more than {what} can be ({limit >> 20} MiB); {fix}"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
@@ -563,7 +563,7 @@ def _read_archive(archive: Path, names, md5: str, fix: str) -> dict[str, tuple[b
     regular file, at most ``MAX_BATCH_BYTES`` by its header) before a byte of it is read."""
     wanted = {f"{CIFAR10_DIR}/{n}": n for n in names}
     raw: dict[str, tuple[bytes, str]] = {}
-    with _open_regular(archive, fix, None) as fh:
+    with _open_regular(archive, fix, MAX_ARCHIVE_BYTES, "the CIFAR-10 archive") as fh:
         try:
             h = hashlib.md5()
             for chunk in iter(lambda: fh.read(1 << 20), b""):

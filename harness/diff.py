@@ -57,7 +57,16 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
             f"{rev!r} is not a commit of {repo}; give a branch, tag or commit (default HEAD)"
         ) from None
     listing = _git(repo, "ls-tree", "-r", "--name-only", rev, "--", prefix).decode()
-    names = [n for n in listing.splitlines() if n.endswith(".json")]
+    names = [  # <profile>/<arch>/<id>.json under the folder, as in the working tree
+        n
+        for n in listing.splitlines()
+        if n.endswith(".json") and n.count("/") == prefix.count("/") + 3
+    ]
+    if not names and not folder.is_dir():
+        raise HarnessError(
+            f"--baselines-dir {folder}: no such folder, in the working tree or at {rev}; give "
+            "the baselines folder (default: baselines)"
+        )
     if not names:
         return {}
     batch = _git(repo, "cat-file", "--batch", stdin="".join(f"{rev}:{n}\n" for n in names).encode())
@@ -78,9 +87,9 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
 def baselines_in(folder: Path) -> dict[str, dict]:
     """{path under ``folder``: record} for every JSON baseline in the working tree."""
     folder = Path(folder)
-    return {
+    return {  # <profile>/<arch>/<id>.json; glob follows linked folders, as the check does
         p.relative_to(folder).as_posix(): _parse(baselines.read_text(p), str(p), p)
-        for p in sorted(folder.rglob("*.json"))
+        for p in sorted(folder.glob("*/*/*.json"))
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,28 +29,42 @@ DATASET_SIZES = {"cifar10": (50_000, 10_000), "digits32": (1_300, 497)}  # (trai
 
 def load_timings(path: Path) -> tuple[str, dict]:
     """(device name, {(framework, arch): [(batch_size, images_per_s), ...]})."""
+    from .atomic import read_small_text
+
+    text = read_small_text(
+        Path(path), MAX_TIMINGS_BYTES, "timings file", ConfigError, _make_one(path)
+    )
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(text)
         rows = doc["rows"]
         table = defaultdict(list)
         for row in rows:
-            size, rate = int(row["batch_size"]), float(row["harness_images_per_s"])
-            if size < 1 or not math.isfinite(rate) or rate <= 0:
-                raise ValueError(
-                    f"row {row['framework']}/{row['arch']}: batch size {size} and "
-                    f"{rate} images/s must be positive and finite"
-                )
-            table[(row["framework"], row["arch"])].append((size, rate))
-    except FileNotFoundError:
+            size, rate = row["batch_size"], row["harness_images_per_s"]
+            key = (row["framework"], row["arch"])
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"row {key}: batch_size {size!r} is not an integer >= 1")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+                raise ValueError(f"row {key}: harness_images_per_s {rate!r} is not a number")
+            if not math.isfinite(rate) or rate <= 0:
+                raise ValueError(f"row {key}: harness_images_per_s {rate} is not positive")
+            if size in (b for b, _ in table[key]):
+                raise ValueError(f"row {key}: batch size {size} appears twice")
+            table[key].append((size, float(rate)))
+        device = doc.get("device", "unknown device")
+        if not isinstance(device, str):
+            raise ValueError(f"device {device!r} is not a name")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(
-            f"{path}: no such timings file; make one with: "
-            f"python benchmarks/overhead.py --json {path}"
+            f"{path}: not a timings file from benchmarks/overhead.py --json ({exc})"
         ) from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{path}: not a timings file from benchmarks/overhead.py --json ({exc!r})"
-        ) from None
-    return doc.get("device", "unknown device"), {k: sorted(v) for k, v in table.items()}
+    return device, {k: sorted(v) for k, v in table.items()}
+
+
+MAX_TIMINGS_BYTES = 2**20  # a timings file is a few kB
+
+
+def _make_one(path) -> str:
+    return f"make one with: python benchmarks/overhead.py --json {shlex.quote(str(path))}"
 
 
 def throughput(points: list[tuple[int, float]], batch_size: int) -> float:

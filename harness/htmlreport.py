@@ -105,8 +105,10 @@ def _figures(df) -> dict[str, str]:
         ax.set(xlabel="gap (PyTorch - TensorFlow accuracy)", ylabel="cases", title=arch)
     figs["gaps"] = _png(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     known = df.dropna(subset=["gap"])
+    if known.empty:  # every case failed: nothing to place in the space (the page says so)
+        return figs
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     pairs = (("learning_rate", "batch_size"), ("epochs", "adam_epsilon"))
     for ax, (x, y) in zip(axes, pairs, strict=True):
         points = ax.scatter(
@@ -184,6 +186,9 @@ def markdown(df, records: list[dict], profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+NOTHING_TO_PLOT = "<p>No case has two accuracies to compare.</p>"
+
+
 def page(df, records: list[dict], profile: str) -> str:
     figs = _figures(df)
     counts = Counter(df["verdict"])
@@ -221,7 +226,7 @@ hyperparameters. Gap = PyTorch test accuracy minus TensorFlow test accuracy.</p>
 <h2>Distribution of the gap</h2>
 {img("gaps", "histogram of the accuracy gap per architecture")}
 <h2>Hyperparameter space coloured by the gap</h2>
-{img("space", "hyperparameters coloured by the absolute gap")}
+{img("space", "hyperparameters coloured by the absolute gap") or NOTHING_TO_PLOT}
 <h2>Top {TOP} gaps: training-loss curves</h2>
 {img("losses", "training loss per epoch of the largest gaps")}
 <h2>Cases</h2>

@@ -523,3 +523,13 @@ def test_download_that_cannot_be_moved_into_place_keeps_nothing(tmp_path):
     with pytest.raises(DataError, match=r"cifar-10-python\.tar\.gz: cannot write there \(Is a d"):
         data.download_cifar10(dest, url=src.as_uri(), md5=data.md5sum(src))
     assert [p.name for p in dest.iterdir()] == [data.CIFAR10_ARCHIVE]
+
+
+def test_an_archive_larger_than_cifar10_is_refused_before_it_is_hashed(tmp_path):
+    """A 1 TB (sparse) file named like the archive: refused by its size in no time, not hashed
+    for hours."""
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with open(archive, "wb") as fh:
+        fh.truncate(1 << 40)
+    with pytest.raises(DataError, match=r"more than the CIFAR-10 archive can be \(256 MiB\)"):
+        data.load_cifar10(tmp_path)
