@@ -102,7 +102,7 @@ def _check_locations(config) -> None:
     """Every place the run reads or writes, checked before any training: a run that could only
     fail at its end (a read-only or misnamed folder) fails in its first second instead."""
     data_dir = config.getoption("--data-dir")
-    if data_dir is not None and not Path(data_dir).is_dir():
+    if data_dir is not None and not (data_dir and Path(data_dir).is_dir()):
         raise pytest.UsageError(
             f"--data-dir {data_dir}: no such folder; give the folder that holds "
             "cifar-10-python.tar.gz or cifar-10-batches-py/"
@@ -126,13 +126,14 @@ def _check_locations(config) -> None:
 
 
 def hint_options(config) -> tuple[str, ...]:
-    """The options a printed command must carry to act on what this run acted on."""
+    """The options a printed command must carry to act on what this run acted on, each as one
+    ``--option=value`` word (a value starting with "-" stays a value when pasted)."""
     options: list[str] = []
     if Path(config.getoption("--baselines-dir")).resolve() != (ROOT / "baselines").resolve():
-        options += ["--baselines-dir", config.getoption("--baselines-dir")]
+        options.append(f"--baselines-dir={config.getoption('--baselines-dir')}")
     for name in ("--data-dir", "--seeds"):
         if config.getoption(name) is not None:
-            options += [name, str(config.getoption(name))]
+            options.append(f"{name}={config.getoption(name)}")
     return tuple(options)
 
 

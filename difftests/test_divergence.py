@@ -20,7 +20,7 @@ import pytest
 from harness import baselines, numerics
 from harness.environment import change, describe_change
 from harness.errors import BaselineError
-from harness.runner import environment, profile_block, run_case, seeds_of
+from harness.runner import environment, profile_block, promote_weights, run_case, seeds_of
 
 
 def _existing_baseline(path, case_id: str, create: str, report_row, profile, dataset):
@@ -99,9 +99,12 @@ def test_case(
         explain_table(case)  # --explain: the table comes at the end of the run
 
     if regen:
+        baselines.check_replaceable(path, record)  # a failed run keeps a good baseline
         baselines.write(path, record)
+        promote_weights(weights_dir, case.case_id)
         report_row(**_row(case.case_id, record, "written"))
         return
+    promote_weights(weights_dir, case.case_id)
     result = baselines.compare(
         baseline,
         record,

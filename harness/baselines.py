@@ -348,7 +348,7 @@ def write(path: Path, record: dict) -> None:
     try:
         atomic.write_text(Path(path), text)
     except OSError as exc:
-        kept = _keep_elsewhere(Path(path), text)
+        kept = keep_elsewhere(Path(path), text)
         raise BaselineError(
             f"{path}: cannot write the baseline ({exc.strerror}); the old file is unchanged and "
             f"this run's record is {kept}: free the space or fix the folder's permissions, then "
@@ -360,7 +360,28 @@ def write(path: Path, record: dict) -> None:
 RESCUE_DIR: Path | None = None
 
 
-def _keep_elsewhere(path: Path, text: str) -> str:
+def check_replaceable(path: Path, record: dict) -> None:
+    """A regeneration whose training raised (out of memory on a busy machine, a driver fault)
+    does not replace a baseline that holds results: BaselineError says where this run's record
+    was kept and how to record the failure if it is the new behaviour."""
+    if record["verdict"] != "error":
+        return
+    try:
+        old = read(path, at_its_path=True)
+    except BaselineError:
+        return  # nothing valid to keep
+    if old["verdict"] == "error":
+        return
+    error = next(r["error"] for r in record["results"].values() if r["error"])
+    kept = keep_elsewhere(Path(path), dumps(record))
+    raise BaselineError(
+        f"{path}: training failed ({error}); the baseline (verdict {old['verdict']}) is kept "
+        f"and this run's record is {kept}. If the failure is the new behaviour, delete the "
+        "baseline and regenerate it"
+    )
+
+
+def keep_elsewhere(path: Path, text: str) -> str:
     """Keep a record that could not be written at ``path`` (a full disk, a read-only folder) as
     ``<RESCUE_DIR>/<profile>/<arch>/<id>.json``, or print it on stderr when that fails too, so
     that no training is lost; says where it went."""

@@ -56,8 +56,17 @@ def _regen_args(root: Path, profile: str) -> list[str]:
     not the default), as a list for ``shlex.join``."""
     args = ["pytest", "difftests", "--profile", profile, "--regen-baselines"]
     if Path(root) != DEFAULT_BASELINES:
-        args += ["--baselines-dir", str(root)]
+        args.append(f"--baselines-dir={root}")  # one word: a value starting with "-" stays one
     return args
+
+
+def check_data_dir(value: str | None) -> None:
+    """Before any work: a --data-dir given is an existing folder (as pytest's option checks)."""
+    if value is not None and not (value and Path(value).is_dir()):
+        raise HarnessError(
+            f"--data-dir {value!r}: no such folder; give the folder that holds "
+            "cifar-10-python.tar.gz or cifar-10-batches-py/"
+        )
 
 
 def check_output_file(path: Path, option: str) -> None:
@@ -179,7 +188,7 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path, root
         raise HarnessError(
             f"--weights {folder}: {len(missing)} weight files are missing (first: {missing[0]}); "
             "write them with: "
-            + shlex.join([*_regen_args(root, profile), "--save-weights", str(folder)])
+            + shlex.join([*_regen_args(root, profile), f"--save-weights={folder}"])
         )
     frame = frame.assign(pt_weights=columns["pytorch"], tf_weights=columns["tensorflow"])
     return frame, copies
@@ -191,6 +200,7 @@ def cmd_regen(args) -> int:
     from .regen import regen, select
 
     profile = get_profile(args.profile)
+    check_data_dir(args.data_dir)
     cases = select(get_case_set(profile.case_set), args.k)
     address = None if args.ray in (None, "local") else args.ray
     outcome = regen(
@@ -213,13 +223,13 @@ def cmd_regen(args) -> int:
         print(f"  {case_id}: {why}", file=sys.stderr)
     if failed:
         again = ["crossedwires", "regen", "--profile", profile.name, "--resume"]
-        again += [arg for text in args.k or [] for arg in ("-k", text)]
+        again += [f"-k={text}" for text in args.k or []]
         if args.ray not in (None, "local"):
-            again += ["--ray", args.ray]
+            again.append(f"--ray={args.ray}")
         if Path(args.baselines_dir) != DEFAULT_BASELINES:
-            again += ["--baselines-dir", str(args.baselines_dir)]
+            again.append(f"--baselines-dir={args.baselines_dir}")
         if args.data_dir:
-            again += ["--data-dir", args.data_dir]
+            again.append(f"--data-dir={args.data_dir}")
         print(f"retrain only what is missing with: {shlex.join(again)}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -299,6 +309,7 @@ def cmd_explain(args) -> int:
         )
     if args.out:
         check_output_file(Path(args.out), "--out")
+    check_data_dir(args.data_dir)
     jobs = args.jobs or default_jobs(profile)
     report = explain(case, profile, args.data_dir, jobs=jobs, progress=not args.no_progress)
     text = json.dumps(report, indent=2, sort_keys=True) if args.json else format_table(report)

@@ -94,7 +94,8 @@ def _figures(df) -> dict[str, str]:
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="TensorFlow test accuracy", title=arch)
         ax.set_ylabel("PyTorch test accuracy")
         ax.set_aspect("equal")
-        ax.legend(fontsize=8, loc="lower right")
+        if len(sub):
+            ax.legend(fontsize=8, loc="lower right")
     figs["scatter"] = _png(fig)
 
     fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs), 3.2), squeeze=False)

@@ -178,6 +178,7 @@ def _write(path: Path, record: dict) -> str:
     """Write one baseline; a failure is this case's outcome, and its record is kept elsewhere
     (``baselines.write`` says where), so that the other cases go on and no training is lost."""
     try:
+        baselines.check_replaceable(path, record)
         baselines.write(path, record)
     except HarnessError as exc:
         return f"failed: {exc}"

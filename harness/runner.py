@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def run_framework(
         weights = adapter.weights(model) if weights_to is not None else None
         result["test_accuracy"] = judge.accuracy(predictions, data.y_test)
         result["collapsed"] = judge.collapsed(result["test_accuracy"], chance_band(profile, data))
-    except HarnessError:
+    except (HarnessError, MemoryError):  # the set-up's or this machine's problem, not the run's
         raise
     except Exception as exc:  # the run failed: an outcome to record
         last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -140,7 +141,10 @@ def run_case(
     setting: dict | None = None,
 ) -> dict:
     """Train ``case`` in both frameworks under ``profile``; its record. With ``weights_dir``
-    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz``. ``setting``
+    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz.staged``, which
+    ``promote_weights`` renames to ``.npz`` once the record is safe (a run stopped half-way
+    leaves the previous pair whole, never one framework's new weights beside the other's old
+    ones). ``setting``
     (``{framework: {knob: value}}``, mirror cases only) replaces the case mode's knobs, as
     ``crossedwires explain`` does."""
     data = data.subset(profile.train_subset, profile.test_subset)
@@ -165,7 +169,7 @@ def run_case(
                     profile,
                     data,
                     env[fw]["device"],
-                    Path(weights_dir) / name if weights_dir else None,
+                    Path(weights_dir) / f"{name}{STAGED}" if weights_dir else None,
                     setting=setting[fw] if setting else None,
                     initial_weights=initial if shared else None,
                     seed=seed,
@@ -174,6 +178,21 @@ def run_case(
     if len(seeds) == 1:
         return build_record(case, profile, data, {fw: r[0] for fw, r in runs.items()}, env, setting)
     return build_record(case, profile, data, runs, env, setting, seeds)
+
+
+STAGED = ".staged"  # weights of a run whose record is not written yet
+
+
+def promote_weights(weights_dir: Path | None, case_id: str) -> list[Path]:
+    """Rename a case's staged weights to their final names (each rename atomic); the paths."""
+    if weights_dir is None:
+        return []
+    promoted = []
+    for staged in sorted(Path(weights_dir).glob(f"{case_id}.*.npz{STAGED}")):
+        final = staged.with_name(staged.name.removesuffix(STAGED))
+        os.replace(staged, final)
+        promoted.append(final)
+    return promoted
 
 
 def save_weights(path: Path, arrays: dict) -> None:

@@ -81,6 +81,35 @@ def _delete(*keys):
     return change
 
 
+def seeded_edited(change) -> str:
+    """A 3-seed record of CASE after ``change(record)``."""
+    record = json.loads(
+        baselines.dumps(make_seeded_record([50, 60, 55], [40, 50, 45], case_id=CASE))
+    )
+    change(record)
+    return json.dumps(record, indent=2, sort_keys=True)
+
+
+def numerics_edited(change) -> str:
+    record = json.loads((ROOT / "baselines/smoke/resnet50/resnet50-zoo-numerics.json").read_text())
+    change(record)
+    return json.dumps(record, indent=2, sort_keys=True)
+
+
+def _all_seeds(value):
+    def change(record):
+        for result in record["results"].values():
+            for seed in result["seeds"]:
+                seed["seed"] = value
+
+    return change
+
+
+def _widen_noise(record):
+    for quantity in record["frameworks"]["pytorch"]["quantities"].values():
+        quantity["noise"] = 3 * abs(quantity["value"]) + 1
+
+
 # --- baseline files: (name, the file's text, what the message must say) ----------------------
 
 TEXTS = {
@@ -147,6 +176,56 @@ TEXTS = {
     ),
     "unknown-architecture": (edited(_set("case", "arch", "alexnet")), "field case.arch"),
     "case-id-with-a-path": (edited(_set("case", "id", "../../etc/passwd")), "field case.id"),
+    # Valid by the schema, inconsistent within: each would let an edit stand in for results.
+    "seed-accuracy-null-without-error": (
+        seeded_edited(_set("results", "tensorflow", "seeds", 0, "test_accuracy", None)),
+        "field results.tensorflow.seeds.0.test_accuracy: null without an error",
+    ),
+    "seeds-deleted-stats-kept": (
+        seeded_edited(lambda r: [res.pop("seeds") for res in r["results"].values()]),
+        "accuracy_stats: present, but there are no seeds",
+    ),
+    "mean-not-the-seeds-mean": (
+        seeded_edited(_set("results", "tensorflow", "test_accuracy", 0.9)),
+        "field results.tensorflow.test_accuracy: 0.9, the seeds' mean is 0.45",
+    ),
+    "stats-not-the-seeds-stats": (
+        seeded_edited(_set("results", "pytorch", "accuracy_stats", "std", 0.0)),
+        "field results.pytorch.accuracy_stats.std: 0.0, the seeds give 0.05",
+    ),
+    "gap-not-the-accuracies-gap": (
+        edited(_set("comparison", "accuracy_diff", 0.5)),
+        "field comparison.accuracy_diff: 0.5, the accuracies give 0",
+    ),
+    "p-value-edited": (
+        seeded_edited(_set("comparison", "statistics", "p_within", 0.001)),
+        "field comparison.statistics.p_within",
+    ),
+    "verdict-not-the-results": (
+        edited(_set("verdict", "mismatch")),
+        "field verdict: 'mismatch', the results give 'agree'",
+    ),
+    "error-beside-an-accuracy": (
+        edited(_set("results", "pytorch", "error", "boom")),
+        "field verdict: 'agree', the results give 'error'",
+    ),
+    "hyperparameters-not-the-id": (
+        edited(_set("case", "hyperparameters", "learning_rate", 0.5)),
+        f"field case.id: '{CASE}' but its hyperparameters make 'resnet50-adam-lr0.5-bs10",
+    ),
+    "duplicate-seeds": (seeded_edited(_all_seeds(0)), "3 seeds, not distinct or > 100"),
+    "seeds-differ-between-frameworks": (
+        seeded_edited(_set("results", "tensorflow", "seeds", 2, "seed", 7)),
+        "field results.tensorflow.seeds: seeds [0, 1, 7] but results.pytorch.seeds has [0, 1, 2]",
+    ),
+    "numerics-stage-noise-widened": (
+        numerics_edited(_set("frameworks", "pytorch", "stage_noise", "step", 1e6)),
+        "field frameworks.pytorch.stage_noise.step: 1000000.0, its quantities give",
+    ),
+    "numerics-noise-above-its-value": (
+        numerics_edited(_widen_noise),
+        "noise: ",
+    ),
 }
 
 
@@ -220,6 +299,21 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
         baselines.read(path)
 
 
+def test_more_seeds_than_any_run_may_have_are_refused(tmp_path):
+    record = make_seeded_record([50] * 101, [40] * 101, case_id=CASE)
+    path = put_text(tmp_path, baselines.dumps(record))
+    with pytest.raises(BaselineError, match="101 seeds, not distinct or > 100"):
+        baselines.read(path)
+
+
+def test_a_dangling_link_is_named_as_one(tmp_path):
+    path = tmp_path / "smoke" / "resnet50" / f"{CASE}.json"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(tmp_path / "gone.json")
+    with pytest.raises(BaselineError, match="a dangling link: remove it"):
+        baselines.read(path)
+
+
 def test_a_missing_baseline_is_named(tmp_path):
     with pytest.raises(BaselineError, match=f"{tmp_path}/x.json: no such baseline"):
         baselines.read(tmp_path / "x.json")
@@ -273,6 +367,79 @@ def test_export_refuses_a_record_under_another_name_rather_than_duplicating_it(t
     assert not list(tmp_path.glob("x.*"))
 
 
+def test_resume_does_not_keep_a_forged_record(tmp_path):
+    record = make_record()
+    path = put_text(tmp_path, edited(_set("verdict", "mismatch")))
+    assert baselines.resumable(path, baselines.fingerprint_of(record)) is None
+
+
+def test_a_baseline_made_with_other_settings_is_refused_before_training():
+    from harness.profiles import get_profile
+    from harness.runner import profile_block
+
+    record = make_record()
+    block = profile_block(get_profile("smoke"))
+    baselines.check_made_for(record, block, record["data"]["fingerprint"], "b.json")
+    with pytest.raises(BaselineError, match="b.json: field profile.train_subset: 128, but profile"):
+        baselines.check_made_for(
+            {**record, "profile": {**record["profile"], "train_subset": 128}},
+            block,
+            record["data"]["fingerprint"],
+            "b.json",
+        )
+    with pytest.raises(BaselineError, match="b.json: field data.fingerprint: .* other data"):
+        baselines.check_made_for(record, block, "0123456789abcdef", "b.json")
+
+
+def test_a_regeneration_whose_training_failed_keeps_the_good_baseline(tmp_path, monkeypatch):
+    good = make_record()
+    path = at_own_path(tmp_path, good)
+    baselines.write(path, good)
+    before = path.read_text()
+    monkeypatch.setattr(baselines, "RESCUE_DIR", tmp_path / "rescue")
+    failed = make_record(error="MemoryError: (simulated)")
+    with pytest.raises(
+        BaselineError, match=r"training failed \(MemoryError: \(simulated\)\); the "
+    ):
+        baselines.check_replaceable(path, failed)
+    assert path.read_text() == before
+    kept = tmp_path / "rescue" / "smoke" / "resnet50" / f"{CASE}.json"
+    assert json.loads(kept.read_text())["verdict"] == "error"
+    baselines.check_replaceable(tmp_path / "elsewhere.json", failed)  # nothing to keep: fine
+
+
+def test_running_out_of_memory_is_not_recorded_as_the_runs_outcome(monkeypatch):
+    from dataclasses import replace
+
+    from harness import runner
+    from harness.adapters import pytorch
+    from harness.cases import find_case
+    from harness.data import load_digits32
+    from harness.profiles import get_profile
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pytorch, "build_zoo", no_memory)
+    profile = replace(get_profile("tiny"), train_subset=16, test_subset=16, seeds=1)
+    with pytest.raises(MemoryError):
+        runner.run_framework("pytorch", find_case(CASE), profile, load_digits32(), "cpu")
+
+
+def test_weights_are_staged_until_the_record_is_safe(tmp_path):
+    from harness.runner import promote_weights
+
+    staged = [tmp_path / f"{CASE}.{fw}.npz.staged" for fw in ("pytorch", "tensorflow")]
+    other = tmp_path / f"{CASE}-8b9f2f16.pytorch.npz.staged"  # another case sharing the prefix
+    for path in (*staged, other):
+        path.write_bytes(b"new")
+    assert promote_weights(tmp_path, CASE) == [
+        tmp_path / f"{CASE}.pytorch.npz",
+        tmp_path / f"{CASE}.tensorflow.npz",
+    ]
+    assert other.exists() and not any(p.exists() for p in staged)
+
+
 # --- the check itself: a corrupted baseline fails before any training ---------------------------
 
 
@@ -304,7 +471,7 @@ def test_a_nan_baseline_fails_its_check_before_training(tmp_path):
     )
     assert out.returncode == 1, out.stdout + out.stderr
     assert f"{path}: NaN is not a number a baseline may hold" in out.stdout
-    assert f"--baselines-dir {tmp_path} --regen-baselines" in out.stdout
+    assert f"--baselines-dir={tmp_path} --regen-baselines" in out.stdout
     assert "1 failed" in out.stdout and "Traceback" not in out.stdout
 
 
@@ -336,6 +503,7 @@ OPTIONS = {
     "seeds-not-a-number": (["--seeds", "five"], "--seeds: invalid int value: 'five'"),
     "data-dir-missing": (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such folder"),
     "data-dir-is-a-file": (["--data-dir", "/etc/passwd"], "--data-dir /etc/passwd: no such folder"),
+    "data-dir-empty": (["--data-dir="], "--data-dir : no such folder"),
     "unknown-profile": (["--profile", "paper"], "--profile: unknown profile 'paper'"),
     "resume-without-regen": (["--resume"], "--resume only makes sense with --regen-baselines"),
 }
@@ -363,6 +531,7 @@ def test_a_weights_write_that_fails_mid_run_stops_the_case_instead_of_recording_
     from harness.profiles import get_profile
 
     def disk_full(path, mode="w"):
+        assert str(path).endswith(".npz.staged"), path  # promoted once the record is written
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic, "atomic_open", disk_full)  # the weights file only
@@ -398,7 +567,7 @@ CLI = {
     "export-empty-profile-folder": (
         ["export", "--profile", "tiny", "--out", "{tmp}/x"],
         "no baselines for profile 'tiny' in {b}/tiny; create them with: pytest difftests "
-        "--profile tiny --regen-baselines --baselines-dir {b}",
+        "--profile tiny --regen-baselines --baselines-dir={b}",
     ),
     "report-out-under-a-file": (
         ["report", "--out", "/etc/passwd/r"],
@@ -431,7 +600,20 @@ CLI = {
         ["estimate", "--timings", "{tmp}/t.json"],
         "{tmp}/t.json: no such timings file",
     ),
-    "estimate-timings-is-a-folder": (["estimate", "--timings", "{tmp}"], "{tmp}: "),
+    "estimate-timings-is-a-folder": (
+        ["estimate", "--timings", "{tmp}"],
+        "{tmp}: not a regular file",
+    ),
+    "estimate-timings-is-dev-zero": (["estimate", "--timings", "/dev/zero"], "not a regular file"),
+    "export-out-trailing-slash": (["export", "--out", "{tmp}/new/"], "names a folder; give a file"),
+    "explain-data-dir-missing": (
+        ["explain", MIRROR, "--data-dir", "{tmp}/nothing"],
+        "--data-dir '{tmp}/nothing': no such folder",
+    ),
+    "regen-data-dir-is-a-file": (
+        ["regen", "--data-dir", "/etc/passwd"],
+        "--data-dir '/etc/passwd': no such folder",
+    ),
 }
 
 
@@ -458,6 +640,66 @@ def test_export_out_without_suffix_naming_a_folder_is_refused(tmp_path, capsys):
     (tmp_path / "x.csv").mkdir()
     assert main(["export", "--baselines-dir", str(b), "--out", str(tmp_path / "x")]) == 2
     assert f"--out {tmp_path}/x.csv: is a folder" in capsys.readouterr().err
+
+
+def test_export_keeps_a_dotted_stem_and_leaves_other_files_alone(tmp_path, capsys):
+    b = committed_copy(tmp_path)
+    unrelated = tmp_path / "results.csv"
+    unrelated.write_text("mine")
+    assert (
+        main(["export", "--baselines-dir", str(b), "--out", str(tmp_path / "results.v2.csv")]) == 0
+    )
+    assert unrelated.read_text() == "mine"
+    assert (tmp_path / "results.v2.csv").exists()
+
+
+@pytest.mark.parametrize("problem", ["duplicate-row", "float-batch-size", "string-rate"])
+def test_a_timings_file_with_bad_rows_is_refused(tmp_path, capsys, problem):
+    row = {"framework": "pytorch", "arch": "vgg16", "batch_size": 32, "harness_images_per_s": 9.5}
+    rows = {
+        "duplicate-row": [row, {**row, "harness_images_per_s": 1e-300}],
+        "float-batch-size": [{**row, "batch_size": 64.9}],
+        "string-rate": [{**row, "harness_images_per_s": "fast"}],
+    }[problem]
+    timings = tmp_path / "t.json"
+    timings.write_text(json.dumps({"device": "cpu", "rows": rows}))
+    assert main(["estimate", "--timings", str(timings)]) == 2
+    err = capsys.readouterr().err
+    assert f"{timings}: not a timings file from benchmarks/overhead.py --json (row" in err
+
+
+def test_a_timings_fifo_is_refused_without_blocking(tmp_path, capsys):
+    fifo = tmp_path / "t.json"
+    os.mkfifo(fifo)
+    assert main(["estimate", "--timings", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_report_of_failed_cases_only_is_written(tmp_path, capsys):
+    b = tmp_path / "b"
+    record = make_record(error="RuntimeError: boom")
+    path = at_own_path(b, record)
+    baselines.write(path, record)
+    assert (
+        main(["report", "--baselines-dir", str(b), "--out", str(tmp_path / "r"), "--no-progress"])
+        == 0
+    )
+    assert htmlreport.NOTHING_TO_PLOT in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_export_reads_a_linked_architecture_folder_as_the_check_does(tmp_path, capsys):
+    b = committed_copy(tmp_path)
+    real = tmp_path / "elsewhere"
+    (b / "smoke" / "resnet50").rename(real)
+    (b / "smoke" / "resnet50").symlink_to(real, target_is_directory=True)
+    assert main(["export", "--baselines-dir", str(b), "--out", str(tmp_path / "x.csv")]) == 0
+    assert "wrote 1 cases" in capsys.readouterr().out
+
+
+def test_a_hint_keeps_a_value_that_starts_with_a_dash_with_its_option():
+    from harness.cli import _regen_args
+
+    assert _regen_args(Path("-m"), "smoke")[-1] == "--baselines-dir=-m"
 
 
 def test_a_write_that_fails_after_the_checks_is_one_line(tmp_path, capsys, monkeypatch):
@@ -543,17 +785,17 @@ def test_a_hint_quotes_what_it_prints(tmp_path, capsys):
     args = ["export", "--baselines-dir", str(b), "--weights", str(weights), "--out", f"{b}/e"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert f"--save-weights '{weights}'" in err
-    assert f"--baselines-dir {b}" in err
+    assert f"'--save-weights={weights}'" in err
+    assert f"--baselines-dir={b}" in err
 
 
 def test_the_regenerate_hint_carries_the_runs_options():
     command = baselines.regen_command(
-        "smoke", CASE, ("--baselines-dir", "/tmp/my baselines", "--seeds", "3")
+        "smoke", CASE, ("--baselines-dir=/tmp/my baselines", "--seeds=3")
     )
     assert command == (
-        f"pytest difftests --profile smoke -k {CASE} --baselines-dir '/tmp/my baselines' "
-        "--seeds 3 --regen-baselines"
+        f"pytest difftests --profile smoke -k {CASE} '--baselines-dir=/tmp/my baselines' "
+        "--seeds=3 --regen-baselines"
     )
 
 
@@ -615,6 +857,11 @@ def test_diff_names_a_working_tree_file_the_check_would_refuse(repo, capsys, nam
     assert main(["diff", "--baselines-dir", str(repo)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"crossedwires: error: {path}: ") and says in err, err
+
+
+def test_diff_refuses_a_misspelt_folder_rather_than_reporting_no_change(repo, capsys):
+    assert main(["diff", "--baselines-dir", str(repo.parent / "baselinez"), "--exit-code"]) == 2
+    assert "baselinez: no such folder, in the working tree or at HEAD" in capsys.readouterr().err
 
 
 def test_diff_names_a_record_moved_under_another_name(repo, capsys):

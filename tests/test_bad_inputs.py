@@ -85,8 +85,8 @@ def test_export_without_baselines_says_how_to_make_them(tmp_path, capsys):
     assert main(["export", "--profile", "smoke", "--baselines-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"crossedwires: error: no baselines for profile 'smoke' in {tmp_path}/smoke; create "
-        "them with: pytest difftests --profile smoke --regen-baselines --baselines-dir "
-        f"{tmp_path}\n"
+        "them with: pytest difftests --profile smoke --regen-baselines "
+        f"--baselines-dir={tmp_path}\n"
     )
 
 

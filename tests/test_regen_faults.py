@@ -272,8 +272,8 @@ def test_the_command_line_names_the_failed_case_and_a_pasteable_resume(
     err = capsys.readouterr().err
     assert f"  {CASES[1].case_id}: failed: {path_of(root, CASES[1])}: cannot write" in err
     assert err.endswith(
-        f"retrain only what is missing with: crossedwires regen --profile tiny --resume -k "
-        f"{CASES[1].arch} --baselines-dir '{root}'\n"
+        f"retrain only what is missing with: crossedwires regen --profile tiny --resume "
+        f"-k={CASES[1].arch} '--baselines-dir={root}'\n"
     )
 
 
