@@ -21,7 +21,6 @@ ROOT = Path(__file__).parent
 SUMMARY_KEY = "crossedwires"
 EXPLAIN_KEY = "crossedwires-explain"
 TIMINGS = ROOT / "docs" / "timings-cpu.json"  # measured by benchmarks/overhead.py
-MAX_SEEDS = 100  # --seeds: each seed is a training run per framework
 
 
 def pytest_addoption(parser):
@@ -90,10 +89,9 @@ def pytest_configure(config):
     if config.getoption("--resume") and not config.getoption("--regen-baselines"):
         raise pytest.UsageError("--resume only makes sense with --regen-baselines")
     seeds = config.getoption("--seeds")
-    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+    if seeds is not None and not 1 <= seeds <= baselines.MAX_SEEDS:
         raise pytest.UsageError(
-            f"--seeds {seeds}: K must be between 1 and {MAX_SEEDS} (1 is a single run; the "
-            "smoke profile's 5 already resolve a 0.05 gap)"
+            f"--seeds {seeds}: K must be between 1 and {baselines.MAX_SEEDS} (1 is a single run)"
         )
     _check_locations(config)
 

@@ -124,7 +124,7 @@ def check_consistency(record: dict, where: str) -> None:
         return
 
     def refuse(field: str, why: str):
-        raise BaselineError(f"{where}: field {field}: {why}; regenerate the baseline")
+        raise BaselineError(f"{where}: field {field}: {why}")
 
     from .cases import Case
 
@@ -237,14 +237,14 @@ def _check_numerics(record: dict, where: str) -> None:
             if entry["noise"] > 2 * abs(entry["value"]) + 1e-12:
                 raise BaselineError(
                     f"{where}: field frameworks.{fw}.quantities.{name}.noise: {entry['noise']} "
-                    f"exceeds twice the value {entry['value']}; regenerate the baseline"
+                    f"exceeds twice the value {entry['value']}"
                 )
         want = stage_noise(block["quantities"])
         for stage, level in block["stage_noise"].items():
             if stage not in want or not _close(level, want[stage]):
                 raise BaselineError(
                     f"{where}: field frameworks.{fw}.stage_noise.{stage}: {level}, its quantities "
-                    f"give {want.get(stage)}; regenerate the baseline"
+                    f"give {want.get(stage)}"
                 )
 
 

@@ -75,7 +75,7 @@ def check_output_file(path: Path, option: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"{option} {path}: is a folder; give a file name")
-    atomic.check_writable_folder(path.parent if str(path.parent) else Path("."), option)
+    atomic.check_writable_folder(path.parent, option)
 
 
 def export_frame(records: list[dict]):
@@ -324,9 +324,12 @@ def cmd_explain(args) -> int:
 def cmd_diff(args) -> int:
     from .diff import baselines_at, baselines_in, compare_trees, format_markdown, format_text
 
-    rows = compare_trees(
-        baselines_at(args.rev, args.baselines_dir), baselines_in(args.baselines_dir)
-    )
+    try:
+        rows = compare_trees(
+            baselines_at(args.rev, args.baselines_dir), baselines_in(args.baselines_dir)
+        )
+    except BaselineError as exc:
+        raise BaselineError(f"{exc}; fix the file or regenerate the baseline") from None
     print(
         format_markdown(rows, args.rev)
         if args.format == "markdown"

@@ -63,7 +63,10 @@ def test_missing_baseline_fails_with_the_command_that_creates_it(tmp_path):
     out = pytest_run("difftests", "-k", case.case_id, "--baselines-dir", str(tmp_path))
     assert out.returncode == 1
     assert f"no baseline for {case.case_id} at {tmp_path}/smoke/{case.arch}/" in out.stdout
-    assert f"pytest difftests --profile smoke -k {case.case_id} --regen-baselines" in out.stdout
+    assert (
+        f"pytest difftests --profile smoke -k {case.case_id} --baselines-dir={tmp_path} "
+        "--regen-baselines" in out.stdout
+    )
     assert "missing" in out.stdout.split("crossedwires: profile smoke")[1]
 
 
