@@ -223,3 +223,133 @@ def test_seeded_verdict_properties(a, b, tol):
 )
 def test_which_flips_fail(then, now, fails):
     assert judge.flip_fails(then, now) is fails
+
+
+# Boundaries and exact outputs, so that a broken judge fails here (docs/mutation.md).
+
+
+def test_the_empty_test_set_message_and_a_one_image_test_set():
+    with pytest.raises(ValueError, match=r"^accuracy of an empty test set is undefined$"):
+        judge.accuracy(np.array([]), np.array([]))
+    assert judge.accuracy(np.array([3]), np.array([3])) == 1.0
+    assert judge.prediction_agreement(np.array([3]), np.array([3])) == 1.0
+    assert judge.prediction_agreement(np.array([3]), np.array([4])) == 0.0
+    with pytest.raises(ValueError, match=r"^predictions of shapes \(0,\) and \(0,\) cannot be"):
+        judge.prediction_agreement(np.array([]), np.array([]))
+
+
+def test_the_chance_band_defaults_to_one_seed_and_holds_its_ends():
+    from scipy import stats
+
+    low, high = judge.chance_band(10, 497)
+    expected = stats.binom.interval(0.99, 497, 0.1)
+    assert (low, high) == (expected[0] / 497, expected[1] / 497)
+    assert judge.collapsed(low, (low, high)) and judge.collapsed(high, (low, high))
+    assert not judge.collapsed(low - 1e-9, (low, high))
+    assert not judge.collapsed(high + 1e-9, (low, high))
+
+
+def test_statistics_are_computed_in_float64_whatever_the_input():
+    """A framework hands accuracies over as float32: the statistics must not be float32's."""
+    a32 = np.array([0.1, 0.7, 0.3, 0.9], dtype=np.float32)
+    b32 = np.array([0.2, 0.6, 0.35, 0.8], dtype=np.float32)
+    a64, b64 = a32.astype(np.float64), b32.astype(np.float64)
+    assert a32.mean() != a64.mean()  # the inputs really tell the two apart
+    stats = judge.accuracy_stats(a32)
+    assert stats["mean"] == a64.mean() and stats["std"] == a64.std(ddof=1)
+    for swap in (False, True):
+        x32, y32, x64, y64 = (b32, a32, b64, a64) if swap else (a32, b32, a64, b64)
+        assert judge.gap_test(x32, y32, 0.1, 0.05) == judge.gap_test(x64, y64, 0.1, 0.05)
+        assert judge.drift_test(x32, y32, 0.1, 0.05, 3) == judge.drift_test(x64, y64, 0.1, 0.05, 3)
+        assert judge.gap_test(x32, y32, 0.1, 0.05)["gap"] == x64.mean() - y64.mean()
+        assert judge.drift_test(y32, x32, 0.1, 0.05, 3)["moved"] == x64.mean() - y64.mean()
+
+
+def test_scipy_runtime_warnings_are_silenced_and_nothing_else(monkeypatch):
+    import warnings
+
+    from scipy import stats
+
+    def sf(t, df):
+        warnings.warn("overflow in the tail", RuntimeWarning, stacklevel=1)
+        return 0.25
+
+    monkeypatch.setattr(stats.t, "sf", sf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert judge._p_greater(1.0, 3.0) == 0.25
+
+    def deprecated(t, df):
+        warnings.warn("t.sf is deprecated", DeprecationWarning, stacklevel=1)
+        return 0.25
+
+    monkeypatch.setattr(stats.t, "sf", deprecated)
+    with pytest.warns(DeprecationWarning, match="t.sf is deprecated"):
+        judge._p_greater(1.0, 3.0)
+
+
+def test_a_gap_exactly_at_the_tolerance_plus_slack_is_within_and_beyond_it_is_not():
+    edge = 0.5 + 1e-12  # the tolerance plus the documented slack, as a float
+    at = judge.gap_test([edge, edge], [0.0, 0.0], 0.5, 0.05)
+    assert at["gap"] == edge and (at["p_within"], at["p_beyond"]) == (0.0, 1.0)
+    past = judge.gap_test([0.5 + 2e-12] * 2, [0.0, 0.0], 0.5, 0.05)
+    assert (past["p_within"], past["p_beyond"]) == (1.0, 0.0)
+    assert judge.verdict(_results(edge, 0.0), 0.5) == "agree"
+    assert judge.verdict(_results(0.5 + 2e-12, 0.0), 0.5) == "mismatch"
+
+
+def test_gap_test_reports_every_field():
+    a, b = [0.80, 0.82, 0.79, 0.81], [0.60, 0.70, 0.50, 0.65]
+    result = judge.gap_test(a, b, 0.1, 0.05)
+    assert set(result) == {
+        "test",
+        "alpha",
+        "tolerance",
+        "gap",
+        "standard_error",
+        "df",
+        "interval",
+        "p_within",
+        "p_beyond",
+    }
+    assert (result["test"], result["alpha"], result["tolerance"]) == ("welch_tost", 0.05, 0.1)
+    se, df = judge._welch(np.array(a), np.array(b))
+    assert result["standard_error"] == se > 0 and result["df"] == df
+    assert 3 < result["df"] < 6  # Welch-Satterthwaite, between min(n) - 1 and n_a + n_b - 2
+
+
+def test_the_verdict_needs_a_p_value_strictly_below_alpha():
+    results = _results(0.7, 0.7)
+    at = {"alpha": 0.05, "p_within": 0.05, "p_beyond": 0.05}
+    assert judge.verdict(results, 0.1, at) == "inconclusive"
+    assert judge.verdict(results, 0.1, {**at, "p_within": 0.0499}) == "agree"
+    assert judge.verdict(results, 0.1, {**at, "p_beyond": 0.0499}) == "mismatch"
+
+
+def test_drift_test_reports_every_field_and_clips_p_at_one():
+    still = judge.drift_test([0.7, 0.7], [0.7, 0.7], 0.05, 0.05, 3)
+    assert still == {
+        "test": "welch_t_bonferroni",
+        "moved": 0.0,
+        "p_value": 1.0,
+        "p_adjusted": 1.0,
+        "family_size": 3,
+        "alpha": 0.05,
+        "margin": 0.05,
+        "drifted": False,
+    }
+    noisy = judge.drift_test([0.5, 0.7, 0.6], [0.55, 0.75, 0.6], 0.01, 0.05, 4)
+    assert 0.25 < noisy["p_value"] < 1 and noisy["p_adjusted"] == 1.0
+    unmoved = judge.drift_test([0.5, 0.7], [0.7, 0.5], 0.01, 0.05, 1)
+    assert unmoved["moved"] == 0.0 and unmoved["p_value"] == 1.0
+
+
+def test_drift_needs_p_strictly_below_alpha_and_a_move_strictly_beyond_the_margin():
+    then, now = [0.50, 0.52, 0.48, 0.51], [0.70, 0.72, 0.69, 0.73]
+    p = judge.drift_test(then, now, 0.1, 0.05, 1)["p_adjusted"]
+    assert judge.drift_test(then, now, 0.1, p * 1.000001, 1)["drifted"]
+    assert not judge.drift_test(then, now, 0.1, p, 1)["drifted"]
+    edge = 0.1 + 1e-12  # the margin plus the documented slack, as a float
+    assert judge.drift_test([0.0, 0.0], [edge, edge], 0.1, 0.05, 1)["moved"] == edge
+    assert not judge.drift_test([0.0, 0.0], [edge, edge], 0.1, 0.05, 1)["drifted"]
+    assert judge.drift_test([0.0, 0.0], [0.1 + 2e-12] * 2, 0.1, 0.05, 1)["drifted"]
