@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness import baselines
+from harness import baselines, diff
+from harness import numerics as numerics_module
 from harness.diff import baselines_at, baselines_in, compare_trees, format_markdown, format_text
 from harness.errors import HarnessError
+from harness.profiles import get_profile
 
-from .conftest import make_record
+from .conftest import make_record, tiny_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS = {  # published configurations (the crossedwires case set)
@@ -109,3 +113,218 @@ def test_a_broken_file_is_named(repo):
     (repo / "smoke" / "resnet50" / f"{IDS['same']}.json").write_text("{not json")
     with pytest.raises(HarnessError, match=f"{IDS['same']}.json: truncated or not valid JSON"):
         baselines_in(repo)
+
+
+# Every status, the exact texts, git's failures (docs/mutation.md: a broken diff fails here).
+
+
+def _numerics_record(value: float) -> dict:
+    measured = {
+        fw: {"quantities": {"loss": {"value": value, "noise": 1e-7}}, "stage_noise": {"loss": 0.0}}
+        for fw in ("pytorch", "tensorflow")
+    }
+    return numerics_module.build_record(
+        "resnet50",
+        "zoo",
+        get_profile("smoke"),
+        tiny_dataset(),
+        measured,
+        make_record()["environment"],
+    )
+
+
+def _with(record: dict, **accuracies) -> dict:
+    out = copy.deepcopy(record)
+    for fw, value in accuracies.items():
+        out["results"][fw]["test_accuracy"] = value
+    return out
+
+
+def test_every_status_in_its_order_with_exact_text_and_markdown():
+    base = make_record(14, 2)  # PyTorch 0.7, TF 0.1: mismatch
+    newer = make_record(14, 2, versions={"pytorch": {"torch": "2.15.0", "torchvision": "0.29.1"}})
+    other = copy.deepcopy(base)
+    other["case"]["source_trial"] = "dual_train_00000000"
+    old = {
+        "a-small.json": base,
+        "b-large.json": base,
+        "c-same.json": base,
+        "d-env.json": base,
+        "e-other.json": base,
+        "f-gone.json": base,
+        "g-edge.json": _with(base, pytorch=0.0),
+        "h-numerics.json": _numerics_record(2.3),
+    }
+    new = {
+        "a-small.json": _with(base, pytorch=0.69),
+        "b-large.json": _with(base, tensorflow=0.3),
+        "c-same.json": base,
+        "d-env.json": newer,
+        "e-other.json": other,
+        "a-new.json": make_record(14, 14),
+        "g-edge.json": _with(base, pytorch=5e-7),
+        "h-numerics.json": _numerics_record(2.4),
+    }
+    rows = diff.compare_trees(old, new)
+    assert [(r["path"], r["status"]) for r in rows] == [
+        ("b-large.json", "changed"),
+        ("a-small.json", "changed"),
+        ("g-edge.json", "changed"),  # a move of exactly 5e-7 is a move
+        ("a-new.json", "added"),
+        ("f-gone.json", "removed"),
+        ("d-env.json", "environment only"),
+        ("e-other.json", "other fields"),
+        ("h-numerics.json", "other fields"),  # no accuracies: moves show as other changes
+    ]
+    by_path = {r["path"]: r for r in rows}
+    assert by_path["h-numerics.json"]["case"] == "resnet50-zoo-numerics"
+    assert by_path["a-new.json"]["size"] == 0.0 and by_path["f-gone.json"]["size"] == 0.0
+    assert by_path["d-env.json"]["environment"] == (
+        "versions changed: pytorch.torch '2.14.1' -> '2.15.0', platform unchanged"
+    )
+    assert [r["environment"] for r in rows if r["path"] != "d-env.json"] == [None] * 7
+    case = base["case"]["id"]
+    text = diff.format_text(rows, "main")
+    assert text == "\n".join(
+        [
+            "baselines against main: 0 verdict(s) flipped, 3 other case(s) with moved results, "
+            "1 added, 1 removed, 3 with other changes only",
+            f"  changed  {case}: verdict mismatch; PyTorch 0.7000 -> 0.7000 (+0.0000); "
+            "TF 0.1000 -> 0.3000 (+0.2000)",
+            f"  changed  {case}: verdict mismatch; PyTorch 0.7000 -> 0.6900 (-0.0100); "
+            "TF 0.1000 -> 0.1000 (+0.0000)",
+            f"  changed  {case}: verdict mismatch; PyTorch 0.0000 -> 0.0000 (+0.0000); "
+            "TF 0.1000 -> 0.1000 (+0.0000)",
+            f"  added    {case}: verdict agree; PyTorch - -> 0.7000; TF - -> 0.7000",
+            f"  removed  {case}: verdict mismatch; PyTorch 0.7000 -> -; TF 0.1000 -> -",
+            f"  environment only {case}: verdict mismatch; PyTorch 0.7000 -> 0.7000 (+0.0000); "
+            "TF 0.1000 -> 0.1000 (+0.0000)",
+            "           environment: versions changed: pytorch.torch '2.14.1' -> '2.15.0', "
+            "platform unchanged",
+            f"  other fields {case}: verdict mismatch; PyTorch 0.7000 -> 0.7000 (+0.0000); "
+            "TF 0.1000 -> 0.1000 (+0.0000)",
+            "  other fields resnet50-zoo-numerics: verdict -; PyTorch - -> -; TF - -> -",
+        ]
+    )
+    md = diff.format_markdown(rows, "main")
+    assert md == "\n".join(
+        [
+            "**crossedwires**: " + text.splitlines()[0],
+            "",
+            "| case | change | verdict | PyTorch accuracy | TF accuracy |",
+            "|---|---|---|---|---|",
+            f"| `{case}` | changed | mismatch | 0.7000 -> 0.7000 (+0.0000) | "
+            "0.1000 -> 0.3000 (+0.2000) |",
+            f"| `{case}` | changed | mismatch | 0.7000 -> 0.6900 (-0.0100) | "
+            "0.1000 -> 0.1000 (+0.0000) |",
+            f"| `{case}` | changed | mismatch | 0.0000 -> 0.0000 (+0.0000) | "
+            "0.1000 -> 0.1000 (+0.0000) |",
+            f"| `{case}` | added | agree | - -> 0.7000 | - -> 0.7000 |",
+            f"| `{case}` | removed | mismatch | 0.7000 -> - | 0.1000 -> - |",
+            f"| `{case}` | environment only | mismatch | 0.7000 -> 0.7000 (+0.0000) | "
+            "0.1000 -> 0.1000 (+0.0000) |",
+            f"| `{case}` | other fields | mismatch | 0.7000 -> 0.7000 (+0.0000) | "
+            "0.1000 -> 0.1000 (+0.0000) |",
+            "| `resnet50-zoo-numerics` | other fields | - | - -> - | - -> - |",
+            "",
+            "Environment, then -> now:",
+            "- versions changed: pytorch.torch '2.14.1' -> '2.15.0', platform unchanged",
+        ]
+    )
+
+
+def test_ties_in_status_and_size_sort_by_case_id():
+    base = make_record(14, 2)
+    ids = ["resnet50-adam-lr0.00349-bs10-ep1-eps0.61", "resnet50-adam-lr0.0397-bs648-ep22-eps0.194"]
+    first, second = (make_record(14, 2, case_id=i) for i in ids)
+    newer = {"pytorch": {"torch": "2.15.0", "torchvision": "0.29.1"}}
+    other = copy.deepcopy(first)
+    other["case"]["source_trial"] = "dual_train_00000000"
+    # removed sorts before the environment-only row whose accuracies moved a little
+    moved_env = _with(make_record(14, 2, case_id=ids[0], versions=newer), pytorch=0.7 + 1e-7)
+    rows = diff.compare_trees(
+        {"1": second, "3": first, "4": first},
+        {"2": first, "3": moved_env, "4": other},
+    )
+    assert [r["status"] for r in rows] == ["added", "removed", "environment only", "other fields"]
+    rows = diff.compare_trees(
+        {"2": first, "3": second},
+        {"1": second, "3": _with(second, pytorch=0.7 + 1e-7)},
+    )
+    assert [r["status"] for r in rows] == ["added", "removed", "other fields"]
+    assert base["verdict"] == "mismatch"
+
+
+def test_an_unchanged_case_is_left_out_and_the_rest_still_listed():
+    base = make_record(14, 2)
+    rows = diff.compare_trees({"a": base, "b": base}, {"a": base, "b": _with(base, pytorch=0.5)})
+    assert [r["path"] for r in rows] == ["b"]
+
+
+def test_a_numerics_record_names_its_check_and_has_no_verdict():
+    rows = diff.compare_trees({}, {"n.json": _numerics_record(1.0)})
+    assert rows[0]["case"] == "resnet50-zoo-numerics" and diff._verdict(rows[0]) == "-"
+    assert diff.headline(rows, "HEAD") == (
+        "baselines against HEAD: 0 verdict(s) flipped, 0 other case(s) with moved results, "
+        "1 added, 0 removed, 0 with other changes only"
+    )
+
+
+def test_a_flip_with_a_move_counts_as_a_flip_only():
+    rows = diff.compare_trees({"a": make_record(14, 2)}, {"a": make_record(14, 13)})
+    assert diff.headline(rows, "HEAD").startswith(
+        "baselines against HEAD: 1 verdict(s) flipped, 0 other case(s) with moved results"
+    )
+
+
+def test_git_failures_are_named(repo, monkeypatch):
+    with pytest.raises(HarnessError) as info:
+        diff._git(repo, "rev-parse", "--verify", "nope")
+    assert str(info.value) == "git rev-parse --verify nope failed: fatal: Needed a single revision"
+    with pytest.raises(HarnessError) as info:  # git echoes a byte that is not UTF-8
+        diff._git(repo, "rev-parse", "\udcff")
+    assert str(info.value).startswith(
+        "git rev-parse \udcff failed: fatal: ambiguous argument '\ufffd': unknown revision"
+    )
+    for rev in ("no-such-rev", "-q"):
+        with pytest.raises(HarnessError) as info:
+            baselines_at(rev, repo)
+        assert str(info.value) == (
+            f"{rev!r} is not a commit of {repo.parent.resolve()}; give a branch, tag or commit "
+            "(default HEAD)"
+        )
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(HarnessError) as info:
+        diff._git(repo, "status")
+    assert str(info.value) == "git is not installed; crossedwires diff reads revisions with git"
+
+
+def test_a_commit_of_the_baselines_repository_and_a_deleted_folder(repo):
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    at_head = baselines_at("HEAD", repo)
+    assert baselines_at(sha, repo) == at_head and len(at_head) == 4
+    shutil.rmtree(repo)
+    assert baselines_at(sha, repo) == at_head
+
+
+def test_only_the_baselines_folder_is_read_even_when_named_like_an_option(tmp_path):
+    folder = tmp_path / "-b"
+    put(folder, "same", make_record(14, 2, case_id=IDS["same"]))
+    (tmp_path / "other.json").write_text("not json at all")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "baselines")
+    assert list(baselines_at("HEAD", folder)) == [f"smoke/resnet50/{IDS['same']}.json"]
+
+
+def test_a_broken_file_at_a_revision_is_named_by_revision_and_path(repo):
+    (repo / "smoke" / "resnet50" / f"{IDS['same']}.json").write_text("{not json")
+    git(repo.parent, "add", "-A")
+    git(repo.parent, "commit", "-q", "-m", "broken")
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", repo)
+    assert str(info.value).startswith(
+        f"HEAD:baselines/smoke/resnet50/{IDS['same']}.json: not JSON (Expecting"
+    )
