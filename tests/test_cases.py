@@ -148,3 +148,116 @@ def test_a_malformed_case_id_says_what_an_id_looks_like():
         "<arch>-adam-lr<lr>-bs<batch size>-ep<epochs>-eps<epsilon>, "
         "e.g. densenet121-adam-lr0.0595-bs589-ep2-eps0.375"
     )
+
+
+# Every validation message exactly, and what parsing an id keeps (docs/mutation.md).
+
+
+def _case(**changes) -> Case:
+    kwargs = dict(arch="vgg16", learning_rate=1e-3, batch_size=32, epochs=1, adam_epsilon=1e-7)
+    return Case(**{**kwargs, **changes})
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"arch_source": "hub"}, "arch_source='hub' is unknown: use one of zoo, mirror"),
+        ({"mode": "exact"}, "mode='exact' is unknown: use one of native, aligned"),
+        (
+            {"mode": "aligned"},
+            "mode='aligned' needs arch_source='mirror' (got 'zoo'): zoo models differ in "
+            "structure, so they cannot share weights",
+        ),
+        (
+            {"seeds": 0},
+            "case vgg16-adam-lr0.001-bs32-ep1-eps1e-07: seeds=0 must be an integer >= 1",
+        ),
+        (
+            {"seeds": -2},
+            "case vgg16-adam-lr0.001-bs32-ep1-eps1e-07: seeds=-2 must be an integer >= 1",
+        ),
+        (
+            {"seeds": True},
+            "case vgg16-adam-lr0.001-bs32-ep1-eps1e-07: seeds=True must be an integer >= 1",
+        ),
+        (
+            {"seeds": 2.0},
+            "case vgg16-adam-lr0.001-bs32-ep1-eps1e-07: seeds=2.0 must be an integer >= 1",
+        ),
+        ({"tolerance": 0.0, "tolerance_reason": "r"}, "tolerance=0.0 must be a finite number > 0"),
+        (
+            {"tolerance": -0.1, "tolerance_reason": "r"},
+            "tolerance=-0.1 must be a finite number > 0",
+        ),
+        (
+            {"tolerance": float("inf"), "tolerance_reason": "r"},
+            "tolerance=inf must be a finite number > 0",
+        ),
+        (
+            {"tolerance": 0.2},
+            "case vgg16-adam-lr0.001-bs32-ep1-eps1e-07: tolerance=0.2 needs tolerance_reason, "
+            "a sentence saying why this case is looser than its profile",
+        ),
+        ({"learning_rate": "0.1"}, "learning_rate='0.1' must be a number > 0"),
+        ({"adam_epsilon": True}, "adam_epsilon=True must be a number > 0"),
+        ({"batch_size": True}, "batch_size=True must be an integer >= 1"),
+    ],
+)
+def test_every_case_field_is_refused_by_name_with_its_fix(changes, message):
+    with pytest.raises(ConfigError) as info:
+        _case(**changes)
+    assert str(info.value) == message
+
+
+def test_the_values_just_inside_every_range_are_accepted():
+    assert _case(seeds=1).seeds == 1
+    assert _case(seeds=2).seeds == 2
+    assert _case(arch_source="mirror", mode="aligned").case_id == (
+        "vgg16-mirror-aligned-adam-lr0.001-bs32-ep1-eps1e-07"
+    )
+    assert _case(arch_source="mirror").mode == "native"
+    assert _case(tolerance=1e-9, tolerance_reason="r").tolerance == 1e-9
+    assert _case(learning_rate=1, adam_epsilon=2).learning_rate == 1
+
+
+def test_a_parsed_id_keeps_source_mode_suffix_and_refuses_other_optimizers():
+    case = parse_case_id("resnet50-mirror-aligned-adam-lr0.0623-bs10-ep1-eps0.952-0a1b2c3d")
+    assert (case.arch_source, case.mode, case.id_suffix, case.optimizer) == (
+        "mirror",
+        "aligned",
+        "0a1b2c3d",
+        "adam",
+    )
+    assert case.case_id == "resnet50-mirror-aligned-adam-lr0.0623-bs10-ep1-eps0.952-0a1b2c3d"
+    mirror = parse_case_id("resnet50-mirror-adam-lr0.0623-bs10-ep1-eps0.952")
+    assert (mirror.arch_source, mirror.mode, mirror.id_suffix) == ("mirror", "native", None)
+    with pytest.raises(ConfigError) as info:
+        parse_case_id("resnet50-sgd-lr0.0623-bs10-ep1-eps0.952")
+    assert str(info.value) == "optimizer='sgd' is unknown: use one of adam"
+
+
+def test_duplicate_ids_in_a_case_set_are_named(monkeypatch):
+    from harness import cases
+
+    ids = [_case(batch_size=b) for b in range(1, 7)]  # six ids, each twice
+    monkeypatch.setitem(cases.CASE_SETS, "dupes", lambda: (*ids, *ids, _case(batch_size=99)))
+    with pytest.raises(ConfigError) as info:
+        get_case_set("dupes")
+    shown = sorted(c.case_id for c in ids)[:5]
+    assert str(info.value) == f"case set 'dupes' has duplicate case ids: {shown}"
+    monkeypatch.setitem(cases.CASE_SETS, "once", lambda: (*ids, _case(batch_size=99)))
+    assert len(get_case_set("once")) == 7
+
+
+def test_an_unknown_id_names_where_it_looked_and_at_most_three_close_ones():
+    with pytest.raises(ConfigError) as info:
+        find_case("resnet50-adam-lr0.00349-bs10-ep1-eps0.6")
+    assert str(info.value) == (
+        "unknown case id 'resnet50-adam-lr0.00349-bs10-ep1-eps0.6' in any case set; did you "
+        "mean resnet50-adam-lr0.00349-bs10-ep1-eps0.61, resnet50-adam-lr0.0279-bs10-ep1-eps0.376, "
+        "resnet50-adam-lr0.052-bs10-ep1-eps0.61?"
+    )
+    with pytest.raises(ConfigError) as info:
+        find_case("densenet121-adam", "smoke")  # close matches only below the 0.8 cutoff
+    assert str(info.value) == "unknown case id 'densenet121-adam' in case set 'smoke'"
+    assert find_case("resnet50-adam-lr0.0279-bs10-ep1-eps0.376", "smoke").case_set == "smoke"
