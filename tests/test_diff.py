@@ -234,7 +234,6 @@ def test_every_status_in_its_order_with_exact_text_and_markdown():
 
 
 def test_ties_in_status_and_size_sort_by_case_id():
-    base = make_record(14, 2)
     ids = ["resnet50-adam-lr0.00349-bs10-ep1-eps0.61", "resnet50-adam-lr0.0397-bs648-ep22-eps0.194"]
     first, second = (make_record(14, 2, case_id=i) for i in ids)
     newer = {"pytorch": {"torch": "2.15.0", "torchvision": "0.29.1"}}
@@ -252,7 +251,23 @@ def test_ties_in_status_and_size_sort_by_case_id():
         {"1": second, "3": _with(second, pytorch=0.7 + 1e-7)},
     )
     assert [r["status"] for r in rows] == ["added", "removed", "other fields"]
-    assert base["verdict"] == "mismatch"
+    env_second = make_record(14, 2, case_id=ids[1], versions=newer)
+    rows = diff.compare_trees({"1": second, "2": first}, {"1": env_second, "2": other})
+    assert [(r["status"], r["case"]) for r in rows] == [
+        ("environment only", ids[1]),
+        ("other fields", ids[0]),
+    ]
+
+
+def test_a_platform_change_alone_is_named_as_one():
+    then = make_record(14, 2)
+    now = copy.deepcopy(then)
+    now["environment"]["platform"]["cpu_model"] = "another cpu"
+    (row,) = diff.compare_trees({"a": then}, {"a": now})
+    assert row["status"] == "environment only"
+    assert row["environment"] == (
+        "versions unchanged, platform changed: cpu.cpu_model 'test cpu' -> 'another cpu'"
+    )
 
 
 def test_an_unchanged_case_is_left_out_and_the_rest_still_listed():

@@ -52,6 +52,25 @@ def test_floors_and_the_allowance():
 def test_stages_are_ordered_as_the_check_runs():
     assert [numerics._stage(q) for q in ("init/w", "loss", "output", "grad/w")] == [0, 1, 2, 3]
     assert [numerics._stage(q) for q in ("running/m", "eval_output", "step/w")] == [4, 5, 6]
+    assert numerics._stage("grad/dense/kernel") == 3  # Keras names hold slashes
+
+
+def test_layer_names_with_slashes_keep_their_stage():
+    quantities = {
+        "grad/dense/kernel": {"value": 2.0, "noise": 0.5},
+        "grad/dense/bias": {"value": 1.0, "noise": 0.5},
+    }
+    assert numerics.stage_noise(quantities) == {"grad": pytest.approx(0.475)}
+    quiet = {k: {**v, "noise": 0.0} for k, v in quantities.items()}
+    base = {"tensorflow": {"quantities": quiet, "stage_noise": {"grad": 0.0}}}
+    moved = {"grad/dense/kernel": {"value": 2.1}, "grad/dense/bias": {"value": 1.0}}
+    bad = numerics.compare(base, {"tensorflow": {"quantities": moved}})["tensorflow"]
+    assert [b["quantity"] for b in bad] == ["grad/dense/kernel"]
+    assert bad[0]["allowed"] == 2e-2  # the floor of the stage "grad", not of "grad/dense"
+    assert numerics.describe("tensorflow", bad).startswith(
+        "tensorflow numerics changed in grad (first: grad/dense/kernel):\n"
+        "    grad of dense/kernel: 2 -> 2.1 (moved 5.00e-02 relative, allowed 2.00e-02"
+    )
 
 
 def _baseline(**quantities) -> dict:
