@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,7 +13,9 @@ from hypothesis import strategies as st
 from harness import baselines
 from harness.errors import BaselineError
 
-from .conftest import make_record
+from .conftest import make_record, make_seeded_record
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_write_then_read_gives_the_normalized_record(tmp_path, record):
@@ -275,3 +279,240 @@ def test_an_older_schema_version_says_to_regenerate(tmp_path, record):
     path.write_text(json.dumps(rec))
     with pytest.raises(BaselineError, match=r"field schema_version: 1 was written by another"):
         baselines.read(path)
+
+
+# Exact texts and every refusal of the reader, the writer and the comparison (docs/mutation.md).
+
+
+def test_the_regeneration_command_is_shell_quoted_with_the_runs_options():
+    assert baselines.regen_command("smoke", "resnet50-adam-lr0.1-bs10-ep1-eps1") == (
+        "pytest difftests --profile smoke -k resnet50-adam-lr0.1-bs10-ep1-eps1 --regen-baselines"
+    )
+    assert baselines.regen_command("tiny", "a", ("--baselines-dir", "my baselines")) == (
+        "pytest difftests --profile tiny -k a --baselines-dir 'my baselines' --regen-baselines"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("Smoke", "resnet50", "x"), "profile 'Smoke' cannot name"),
+        (("smoke", "../resnet50", "x"), "arch '../resnet50' cannot name"),
+        (("smoke", "resnet50", "a..b"), "case id 'a..b' cannot name"),
+    ],
+)
+def test_a_path_part_that_could_leave_the_folder_is_refused_by_name(tmp_path, args, message):
+    with pytest.raises(BaselineError) as info:
+        baselines.baseline_path(tmp_path, *args)
+    assert str(info.value) == (
+        f"{message} a baseline file: use lowercase letters, digits, '.', '+' and '-' only, "
+        "without '..'"
+    )
+
+
+def test_floats_are_rounded_to_six_significant_digits_and_non_finite_ones_become_null():
+    value = {1: 0.1234567, "t": (1.0, math.nan, -math.inf), "i": 3, "b": True, "s": "x"}
+    assert baselines.normalize(value) == {
+        "1": 0.123457,
+        "t": [1.0, None, None],
+        "i": 3,
+        "b": True,
+        "s": "x",
+    }
+    assert baselines.normalize(123456789.0) == 123457000.0
+    assert baselines.normalize(2.302585093) == 2.30259
+    assert baselines.normalize(1e-8) == 1e-8 and baselines.normalize(math.inf) is None
+
+
+def test_the_file_text_is_sorted_indented_by_two_and_ends_with_a_newline():
+    text = baselines.dumps({"b": [1.23456789, math.nan], "a": {"y": 1, "x": None}})
+    assert text == (
+        '{\n  "a": {\n    "x": null,\n    "y": 1\n  },\n  "b": [\n    1.23457,\n    null\n  ]\n}\n'
+    )
+
+
+def test_a_committed_baseline_is_byte_identical_when_written_again(tmp_path):
+    committed = sorted(ROOT.joinpath("baselines", "smoke").rglob("*.json"))[0]
+    text = committed.read_text()
+    assert baselines.dumps(json.loads(text)) == text
+
+
+@pytest.mark.parametrize(
+    "text, fault",
+    [
+        ('{"a": NaN}', "NaN is not a number a baseline may hold (NaN and Infinity are refused)"),
+        (
+            '{"a": -Infinity}',
+            "-Infinity is not a number a baseline may hold (NaN and Infinity are refused)",
+        ),
+        ('{"a": 1e999}', "1e999 is out of range for a float (it would read as Infinity)"),
+        ('{"a": 1.5, "a": 2}', "key 'a' appears twice in one object (JSON keeps only the last)"),
+        ("[1, 2]", "field (top level): expected an object, got list"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply to be a baseline"),
+        ('{"a": tru', "truncated or not valid JSON (line 1, column 7: Expecting value)"),
+    ],
+)
+def test_strict_parsing_names_where_and_the_fault(text, fault):
+    with pytest.raises(BaselineError) as info:
+        baselines.loads(text, "here.json")
+    assert str(info.value) == f"here.json: {fault}"
+    assert baselines.loads('{"a": 1.5, "b": {"a": 2}}', "x") == {"a": 1.5, "b": {"a": 2}}
+
+
+def test_the_reader_names_a_missing_file_a_folder_a_huge_file_and_bytes_that_are_not_utf8(
+    tmp_path, monkeypatch
+):
+    missing = tmp_path / "none.json"
+    with pytest.raises(BaselineError) as info:
+        baselines.read(missing)
+    assert str(info.value) == f"{missing}: no such baseline"
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    with pytest.raises(BaselineError) as info:
+        baselines.read(folder)
+    assert str(info.value) == f"{folder}: not a regular file; a baseline is a JSON file: remove it"
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(BaselineError) as info:
+        baselines.read(binary)
+    assert str(info.value) == f"{binary}: not a UTF-8 text file (invalid start byte at byte 7)"
+    under = tmp_path / "plain.json"
+    under.write_text('{"a": 1}')
+    inside = under / "x.json"
+    with pytest.raises(BaselineError) as info:
+        baselines.read(inside)
+    assert str(info.value) == f"{inside}: cannot be read (Not a directory)"
+    monkeypatch.setattr(baselines, "MAX_BYTES", 8)
+    assert baselines.read_text(under) == '{"a": 1}'  # exactly the limit is read
+    under.write_text('{"a": 10}')
+    with pytest.raises(BaselineError) as info:
+        baselines.read_text(under)
+    assert str(info.value) == f"{under}: 9 bytes, more than a baseline holds (8)"
+
+
+def test_a_record_must_sit_where_its_profile_arch_and_id_put_it(tmp_path, record):
+    case_id = record["case"]["id"]
+    right = baselines.baseline_path(tmp_path, "smoke", "resnet50", case_id)
+    baselines.write(right, record)
+    assert baselines.identity(record) == ("smoke", "resnet50", case_id)
+    assert baselines.read(right, at_its_path=True) == baselines.normalize(record)
+    for profile, arch, name, field, said, at in [
+        ("tiny", "resnet50", case_id, "profile.name", "smoke", "tiny"),
+        ("smoke", "vgg16", case_id, "case.arch", "resnet50", "vgg16"),
+        ("smoke", "resnet50", "other", "case.id", case_id, "other"),
+    ]:
+        wrong = tmp_path / profile / arch / f"{name}.json"
+        baselines.write(wrong, record)
+        assert baselines.read(wrong) == baselines.normalize(record)  # only asked for: refused
+        with pytest.raises(BaselineError) as info:
+            baselines.read(wrong, at_its_path=True)
+        assert str(info.value) == (
+            f"{wrong}: field {field}: the record says {said!r} but its path says {at!r}; a "
+            "baseline belongs at <profile>/<arch>/<id>.json: move it or regenerate it"
+        )
+    with pytest.raises(BaselineError, match=r"^HEAD:x\.json: field case\.arch"):
+        baselines.check_identity(
+            record, tmp_path / "smoke" / "vgg16" / f"{case_id}.json", "HEAD:x.json"
+        )
+
+
+def test_a_resumed_regeneration_keeps_only_a_valid_record_of_this_fingerprint_at_its_path(
+    tmp_path, record
+):
+    path = baselines.baseline_path(tmp_path, "smoke", "resnet50", record["case"]["id"])
+    current = baselines.fingerprint_of(baselines.normalize(record))
+    assert current == baselines.normalize(
+        {
+            "environment": record["environment"],
+            "profile": record["profile"],
+            "data": record["data"]["fingerprint"],
+        }
+    )
+    assert baselines.resumable(path, current) is None  # missing
+    baselines.write(path, record)
+    assert baselines.resumable(path, current) == baselines.normalize(record)
+    other = {**current, "data": "another fingerprint"}
+    assert baselines.resumable(path, other) is None
+    elsewhere = tmp_path / "smoke" / "vgg16" / path.name
+    baselines.write(elsewhere, record)
+    assert baselines.resumable(elsewhere, current) is None
+    path.write_text("{")
+    assert baselines.resumable(path, current) is None
+
+
+def test_a_record_that_cannot_be_written_is_kept_elsewhere_and_the_old_file_stays(
+    tmp_path, record, monkeypatch, capsys
+):
+    import errno
+
+    path = baselines.baseline_path(tmp_path / "b", "smoke", "resnet50", record["case"]["id"])
+    real = baselines.atomic.write_text
+
+    def full(target, text):
+        if Path(target).is_relative_to(tmp_path / "b"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(target, text)
+
+    monkeypatch.setattr(baselines.atomic, "write_text", full)
+    monkeypatch.setattr(baselines, "RESCUE_DIR", tmp_path / "rescue")
+    with pytest.raises(BaselineError) as info:
+        baselines.write(path, record)
+    spare = tmp_path / "rescue" / "smoke" / "resnet50" / path.name
+    assert str(info.value) == (
+        f"{path}: cannot write the baseline (No space left on device); the old file is unchanged "
+        f"and this run's record is saved at {spare}: free the space or fix the folder's "
+        "permissions, then move it there"
+    )
+    assert spare.read_text() == baselines.dumps(record) and not path.exists()
+    monkeypatch.setattr(baselines, "RESCUE_DIR", tmp_path / "b" / "rescue")
+    with pytest.raises(BaselineError, match="this run's record is printed on stderr: free"):
+        baselines.write(path, record)
+    err = capsys.readouterr().err
+    inside = tmp_path / "b" / "rescue" / "smoke" / "resnet50" / path.name
+    assert err == (
+        f"--- record for {path} (cannot be saved at {inside} either: No space left on device)\n"
+        f"{baselines.dumps(record)}--- end of record for {path}\n"
+    )
+
+
+def test_both_frameworks_must_hold_the_same_seeds(tmp_path):
+    record = make_seeded_record([50, 52, 54], [50, 51, 53])
+    record["results"]["tensorflow"]["seeds"] = record["results"]["tensorflow"]["seeds"][:2]
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(record, "r.json")
+    assert str(info.value) == (
+        "r.json: field results.tensorflow.seeds: seeds [0, 1] but results.pytorch.seeds has "
+        "[0, 1, 2]; both frameworks run the same seeds"
+    )
+    del record["results"]["pytorch"]["seeds"]
+    with pytest.raises(
+        BaselineError, match=r"seeds \[0, 1\] but results\.pytorch\.seeds has none;"
+    ):
+        baselines.validate(record, "r.json")
+
+
+def test_seeds_accuracies_and_versions_read_from_a_record():
+    one, three = make_record(14, 2), make_seeded_record([50, 52, 54], [50, 51, 53])
+    assert baselines.seeds_in(one) == 1 and baselines.seeds_in(three) == 3
+    assert baselines.per_seed(one, "pytorch") == [0.7]
+    assert baselines.per_seed(three, "tensorflow") == [0.5, 0.51, 0.53]
+    assert baselines.per_seed(make_record(14, 2, error="boom"), "tensorflow") is None
+    assert baselines.versions_of(one, "pytorch") == "torch 2.14.1, torchvision 0.29.1"
+    assert baselines.versions_of(one, "tensorflow") == "tensorflow 2.21.0, keras 3.15.1"
+    assert (
+        baselines.kind_of(one) == "case" and baselines.kind_of({"kind": "numerics"}) == "numerics"
+    )
+    assert baselines.kind_of({"kind": "case"}) == "case" and baselines.kind_of({}) == "case"
+
+
+def test_a_baseline_that_erred_against_a_run_that_works_is_reported_not_failed():
+    then, now = make_record(14, 2, error="RuntimeError: boom"), make_record(14, 2)
+    result = baselines.compare(then, now, drift_margin=0.05)
+    assert result["status"] == "reported" and result["problems"] == [] and result["drifted"] == {}
+    assert result["notes"] == [
+        "verdict changed: baseline error (pytorch 0.7000, tensorflow n/a, difference n/a), this "
+        "run mismatch (pytorch 0.7000, tensorflow 0.1000, difference 0.6000) (not gated with one "
+        "seed)"
+    ]
+    back = baselines.compare(now, then, drift_margin=0.05)
+    assert back["status"] == "verdict changed" and back["notes"] == []

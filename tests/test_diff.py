@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -344,3 +345,61 @@ def test_a_broken_file_at_a_revision_is_named_by_revision_and_path(repo):
         f"HEAD:baselines/smoke/resnet50/{IDS['same']}.json: truncated or not valid JSON (line 1, "
         "column 2: Expecting property name enclosed in double quotes)"
     )
+
+
+def test_a_folder_outside_git_or_nowhere_is_named(tmp_path):
+    nowhere = tmp_path / "a" / "b"
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", nowhere)
+    assert str(info.value) == (
+        f"--baselines-dir {nowhere}: no such folder (nor its parent); give the baselines folder "
+        "of a git checkout"
+    )
+    outside = tmp_path / "baselines"
+    outside.mkdir()
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", outside)
+    assert str(info.value) == (
+        f"--baselines-dir {outside}: not inside a git checkout; diff compares the baselines with "
+        "a git revision"
+    )
+    with pytest.raises(HarnessError) as info:
+        diff._git(nowhere, "status")
+    assert str(info.value) == f"cannot run git in {nowhere}: No such file or directory"
+
+
+def _commit(repo: Path, message: str) -> None:
+    git(repo.parent, "add", "-A")
+    git(repo.parent, "commit", "-q", "-m", message)
+
+
+def test_records_at_a_revision_are_checked_as_the_check_reads_them_and_named_by_revision(repo):
+    same = repo / "smoke" / "resnet50" / f"{IDS['same']}.json"
+    record = json.loads(same.read_text())
+    moved = repo / "smoke" / "vgg16" / same.name
+    moved.parent.mkdir()
+    moved.write_text(same.read_text())
+    _commit(repo, "misplaced")
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", repo)
+    assert str(info.value).startswith(
+        f"HEAD:baselines/smoke/vgg16/{same.name}: field case.arch: the record says 'resnet50' but "
+        "its path says 'vgg16'"
+    )
+    moved.unlink()
+    record["verdict"] = "maybe"
+    same.write_text(json.dumps(record))
+    _commit(repo, "invalid")
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", repo)
+    assert str(info.value).startswith(f"HEAD:baselines/smoke/resnet50/{same.name}: field verdict:")
+
+
+def test_bytes_that_are_not_utf8_at_a_revision_are_replaced_not_fatal(repo):
+    gone = baselines.baseline_path(repo, "smoke", "densenet121", IDS["gone"])
+    put(repo, "gone", make_record(14, 2, case_id=IDS["gone"], error="RuntimeError: boom"))
+    gone.write_bytes(gone.read_bytes().replace(b"boom", b"bo\xffm"))
+    _commit(repo, "odd bytes")
+    records = baselines_at("HEAD", repo)
+    key = f"smoke/densenet121/{IDS['gone']}.json"
+    assert records[key]["results"]["tensorflow"]["error"] == "RuntimeError: bo\ufffdm"
