@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -516,3 +517,135 @@ def test_a_baseline_that_erred_against_a_run_that_works_is_reported_not_failed()
     ]
     back = baselines.compare(now, then, drift_margin=0.05)
     assert back["status"] == "verdict changed" and back["notes"] == []
+
+
+def test_schema_errors_at_the_top_level_and_in_a_numerics_record_are_named(tmp_path):
+    from harness import numerics
+    from harness.profiles import get_profile
+
+    from .conftest import tiny_dataset
+
+    record = make_record()
+    record["extra"] = 1
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(record, "r.json")
+    assert str(info.value) == (
+        "r.json: field (top level): Additional properties are not allowed ('extra' was unexpected)"
+    )
+    path = tmp_path / "smoke" / "resnet50" / "x.json"
+    with pytest.raises(BaselineError, match=rf"^{path}: field \(top level\)"):
+        baselines.write(path, record)
+    measured = {
+        fw: {"quantities": {"loss": {"value": 2.3, "noise": 1e-7}}, "stage_noise": {"loss": 0.0}}
+        for fw in ("pytorch", "tensorflow")
+    }
+    check = numerics.build_record(
+        "vgg16", "zoo", get_profile("smoke"), tiny_dataset(), measured, make_record()["environment"]
+    )
+    baselines.validate(check, "n.json")  # its schema refers to the case schema's parts
+    assert baselines.identity(check) == ("smoke", "vgg16", "vgg16-zoo-numerics")
+    baselines.check_identity(check, tmp_path / "smoke" / "vgg16" / "vgg16-zoo-numerics.json")
+    with pytest.raises(BaselineError) as info:
+        baselines.check_identity(check, tmp_path / "smoke" / "resnet50" / "vgg16-zoo-numerics.json")
+    assert "field check.arch: the record says 'vgg16' but its path says 'resnet50'" in str(
+        info.value
+    )
+    seeded = make_seeded_record([50, 52, 54], [50, 51, 53])
+    del seeded["results"]["tensorflow"]["seeds"]
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(seeded, "r.json")
+    assert str(info.value) == (
+        "r.json: field results.tensorflow.seeds: seeds none but results.pytorch.seeds has "
+        "[0, 1, 2]; both frameworks run the same seeds"
+    )
+
+
+def test_a_read_that_fails_after_the_checks_and_the_default_rescue_folder(
+    tmp_path, record, monkeypatch
+):
+    import errno
+    import tempfile
+
+    path = baselines.baseline_path(tmp_path, "smoke", "resnet50", record["case"]["id"])
+    baselines.write(path, record)
+
+    def broken(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Path, "read_bytes", broken)
+    with pytest.raises(BaselineError) as info:
+        baselines.read(path)
+    assert str(info.value) == f"{path}: cannot be read (Input/output error)"
+    monkeypatch.undo()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setattr(baselines, "RESCUE_DIR", None)
+    kept = baselines._keep_elsewhere(path, "{}\n")
+    spare = tmp_path / "tmp" / "crossedwires-rescue" / "smoke" / "resnet50" / path.name
+    assert kept == f"saved at {spare}" and spare.read_text() == "{}\n"
+
+
+def _one_seed(pt, tf):
+    record = make_record(14, 2)
+    record["results"]["pytorch"]["test_accuracy"] = pt
+    record["results"]["tensorflow"]["test_accuracy"] = tf
+    return record
+
+
+def test_one_seed_moves_are_noted_only_beyond_the_margin_and_every_field_returned():
+    at = baselines.compare(_one_seed(0.0, 0.1), _one_seed(0.5, 0.1), drift_margin=0.5)
+    assert (at["status"], at["notes"], at["problems"]) == ("ok", [], [])
+    assert at["change"] == {"versions": [], "platform": []} and at["drifted"] == {}
+    assert at["where"] == "since the baseline: versions unchanged, platform unchanged"
+    past = baselines.compare(_one_seed(0.0, 0.1), _one_seed(0.5, 0.1), drift_margin=0.4)
+    assert past["status"] == "reported" and past["notes"] == [
+        "pytorch moved: test accuracy 0.0000 -> 0.5000 (+0.5000, beyond the margin 0.4); one "
+        "seed: not gated, the numerics check gates"
+    ]
+    failed = _one_seed(None, 0.1)
+    failed["results"]["pytorch"]["error"] = "RuntimeError: boom"
+    after = baselines.compare(failed, _one_seed(None, 0.6), drift_margin=0.4)
+    assert after["notes"] == [
+        "tensorflow moved: test accuracy 0.1000 -> 0.6000 (+0.5000, beyond the margin 0.4); one "
+        "seed: not gated, the numerics check gates"
+    ]
+
+
+def test_only_k_seeds_on_both_sides_gate_and_a_flip_with_drift_stays_a_flip():
+    agree, mismatch = make_seeded_record([50, 52], [50, 51]), make_seeded_record([50, 52], [80, 81])
+    assert (agree["verdict"], mismatch["verdict"]) == ("agree", "mismatch")
+    result = baselines.compare(agree, mismatch, drift_margin=0.05)
+    assert result["status"] == "verdict changed" and result["drifted"] == {
+        "tensorflow": pytest.approx(0.3)
+    }
+    assert result["problems"][1] == (
+        "tensorflow drifted: mean test accuracy over 2 -> 2 seeds 0.5050 -> 0.8050 (moved "
+        "+0.3000, beyond the margin 0.05; Welch p = 0.00056, x 1 tests (Bonferroni) = 0.00056 < "
+        "0.05); versions then: tensorflow 2.21.0, keras 3.15.1; now: tensorflow 2.21.0, "
+        "keras 3.15.1"
+    )
+    one = copy.deepcopy(mismatch)
+    for fw in ("pytorch", "tensorflow"):
+        one["results"][fw]["seeds"] = one["results"][fw]["seeds"][:1]
+    for then, now in ((agree, one), (one, agree)):
+        assert baselines.seeds_in(one) == 1
+        mixed = baselines.compare(then, now, drift_margin=0.05)
+        assert mixed["status"] == "reported" and mixed["problems"] == []
+        assert mixed["notes"][0].endswith("(not gated with one seed)")
+
+
+def test_a_noisy_move_beyond_the_margin_is_noted_with_its_p_value_at_the_default_alpha():
+    then, now = make_seeded_record([0, 0], [50, 50]), make_seeded_record([25, 75], [50, 50])
+    result = baselines.compare(then, now, drift_margin=0.1)
+    assert result["status"] == "reported" and result["drifted"] == {}
+    flip = (
+        "verdict changed: baseline mismatch (pytorch 0.0000, tensorflow 0.5000, difference "
+        "0.5000, 90% interval [-0.5000, -0.5000]), this run inconclusive (pytorch 0.5000, "
+        "tensorflow 0.5000, difference 0.0000, 90% interval [-1.5784, +1.5784]) (a move of the "
+        "noise, not gated)"
+    )
+    assert result["notes"] == [
+        flip,
+        "pytorch moved 0.0000 -> 0.5000 (+0.5000) but within the noise (Welch p = 0.3, "
+        "adjusted 0.3)",
+    ]
+    assert baselines.compare(then, now, drift_margin=0.5)["notes"] == [flip]
