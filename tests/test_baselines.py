@@ -649,3 +649,147 @@ def test_a_noisy_move_beyond_the_margin_is_noted_with_its_p_value_at_the_default
         "adjusted 0.3)",
     ]
     assert baselines.compare(then, now, drift_margin=0.5)["notes"] == [flip]
+
+
+def _seeded():
+    return make_seeded_record([50, 52, 54], [50, 51, 53])
+
+
+def _edit(record, path, value):
+    *parents, last = path.split(".")
+    block = record
+    for key in parents:
+        block = block[int(key)] if isinstance(block, list) else block[key]
+    block[last] = value
+    return record
+
+
+def _failed_seed(record):
+    tf = record["results"]["tensorflow"]
+    _edit(tf, "seeds.1.test_accuracy", None)
+    _edit(tf, "seeds.1.error", "boom")
+    tf.update(error="boom", accuracy_stats=None, test_accuracy=None)
+    return record
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        (
+            _edit(make_record(), "case.mode", "aligned"),
+            "field case.hyperparameters: mode='aligned' needs arch_source='mirror' (got 'zoo'): "
+            "zoo models differ in structure, so they cannot share weights",
+        ),
+        (
+            _edit(make_record(), "results.tensorflow.test_accuracy", None),
+            "field results.tensorflow.test_accuracy: null without an error saying why the run "
+            "failed",
+        ),
+        (
+            _edit(_seeded(), "results.pytorch.accuracy_stats", None),
+            "field results.pytorch.accuracy_stats.n: None, the seeds give 3",
+        ),
+        (
+            _edit(_failed_seed(_seeded()), "results.tensorflow.test_accuracy", 0.5),
+            "field results.tensorflow.test_accuracy: a seed failed, so there is no mean",
+        ),
+        (
+            _edit(_seeded(), "results.tensorflow.error", "boom"),
+            "field results.tensorflow.error: not the first failed seed's error",
+        ),
+        (
+            _edit(_seeded(), "results.tensorflow.diverged", True),
+            "field results.tensorflow.diverged: disagrees with its seeds",
+        ),
+        (
+            _edit(make_record(), "comparison", None),
+            "field comparison: present without both accuracies, or missing with both",
+        ),
+        (
+            _edit(make_record(14, 2), "comparison.accuracy_diff", 0.25),
+            "field comparison.accuracy_diff: 0.25, the accuracies give 0.6",
+        ),
+        (
+            _edit(make_record(), "comparison.statistics", _seeded()["comparison"]["statistics"]),
+            "field comparison.statistics: present without seeds, or missing with them",
+        ),
+        (
+            _edit(_seeded(), "comparison.statistics.tolerance", 0.2),
+            "field comparison.statistics.tolerance: not the record's tolerance",
+        ),
+        (
+            _edit(_seeded(), "comparison.statistics.p_within", 0.5),
+            "field comparison.statistics.p_within: 0.5, the seeds give 0.00189352",
+        ),
+    ],
+)
+def test_a_derived_number_that_disagrees_with_its_seeds_is_refused_by_field(record, message):
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(record, "b.json")
+    assert str(info.value) == f"b.json: {message}; regenerate the baseline"
+
+
+def test_consistent_records_at_the_edges_are_accepted():
+    failed = _failed_seed(_seeded())
+    failed.update(comparison=None, verdict="error")
+    baselines.validate(failed, "b.json")  # the first failed seed's error, no mean
+    close = _seeded()
+    close["results"]["pytorch"]["accuracy_stats"]["mean"] *= 1 + 5e-5  # the file's rounding
+    baselines.validate(close, "b.json")
+    baselines.validate(make_seeded_record([50] * 100, [50] * 100), "b.json")  # MAX_SEEDS
+
+
+def test_a_baseline_is_checked_only_against_the_settings_and_data_it_was_made_with():
+    from harness.profiles import get_profile
+    from harness.runner import profile_block
+
+    record = make_record()
+    block = profile_block(get_profile("smoke"))
+    fingerprint = record["data"]["fingerprint"]
+    baselines.check_made_for(record, block, fingerprint, "b.json")
+    other = {**record, "profile": {**record["profile"], "train_subset": 128}}
+    with pytest.raises(BaselineError) as info:
+        baselines.check_made_for(other, block, fingerprint, "b.json")
+    assert str(info.value) == (
+        f"b.json: field profile.train_subset: 128, but profile smoke runs with "
+        f"{block['train_subset']!r}: the baseline was made with other settings"
+    )
+    with pytest.raises(BaselineError) as info:
+        baselines.check_made_for(record, block, "0123456789abcdef", "b.json")
+    assert str(info.value) == (
+        f"b.json: field data.fingerprint: {fingerprint}, but this run's data "
+        f"({record['data']['dataset']} as the profile subsets it) is 0123456789abcdef: the "
+        "baseline was made with other data"
+    )
+
+
+def test_a_failed_regeneration_replaces_only_an_error_or_a_baseline_not_at_its_path(tmp_path):
+    good = make_record()
+    failed = make_record(error="MemoryError: (simulated)")
+    path = baselines.baseline_path(tmp_path, "smoke", "resnet50", good["case"]["id"])
+    baselines.write(path, good)
+    with pytest.raises(BaselineError) as info:
+        baselines.check_replaceable(path, failed)
+    assert str(info.value).startswith(
+        f"{path}: training failed (MemoryError: (simulated)); the baseline (verdict agree) is "
+        "kept and this run's record is "
+    )
+    assert str(info.value).endswith(
+        ". If the failure is the new behaviour, delete the baseline and regenerate it"
+    )
+    baselines.check_replaceable(path, good)  # a run that worked replaces anything
+    elsewhere = tmp_path / "smoke" / "vgg16" / path.name
+    baselines.write(elsewhere, good)
+    baselines.check_replaceable(elsewhere, failed)  # not this case's baseline: nothing to keep
+    baselines.write(path, failed)
+    baselines.check_replaceable(path, failed)  # an error replaces an error
+
+
+def test_a_move_at_the_margin_plus_its_slack_is_not_noted():
+    edge = 0.4 + 1e-12  # the margin plus the documented slack, as a float
+    at = baselines.compare(_one_seed(0.0, 0.1), _one_seed(edge, 0.1), drift_margin=0.4)
+    assert at["notes"] == []
+    then, now = make_seeded_record([0, 0], [50, 50]), make_seeded_record([0, 50], [50, 50])
+    now["results"]["pytorch"]["seeds"][1]["test_accuracy"] = 2 * edge  # mean exactly `edge`
+    result = baselines.compare(then, now, drift_margin=0.4)
+    assert result["drifted"] == {} and not any(n.startswith("pytorch") for n in result["notes"])

@@ -403,3 +403,25 @@ def test_bytes_that_are_not_utf8_at_a_revision_are_replaced_not_fatal(repo):
     records = baselines_at("HEAD", repo)
     key = f"smoke/densenet121/{IDS['gone']}.json"
     assert records[key]["results"]["tensorflow"]["error"] == "RuntimeError: bo\ufffdm"
+
+
+def test_only_baselines_at_their_depth_under_a_nested_folder_are_read(tmp_path):
+    folder = tmp_path / "data" / "baselines"
+    put(folder, "same", make_record(14, 2, case_id=IDS["same"]))
+    (folder / "smoke" / "resnet50" / "notes.txt").write_text("not a baseline")
+    (folder / "smoke" / "index.json").write_text("[]")  # not <profile>/<arch>/<id>.json
+    put(tmp_path / "other", "flip", make_record(14, 2, case_id=IDS["flip"]))
+    (tmp_path / "data" / "empty").mkdir()
+    (tmp_path / "data" / "empty" / "keep").write_text("")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "baselines")
+    assert list(baselines_at("HEAD", folder)) == [f"smoke/resnet50/{IDS['same']}.json"]
+    assert baselines_at("HEAD", tmp_path / "data" / "empty") == {}
+    misspelt = tmp_path / "data" / "baseline"
+    with pytest.raises(HarnessError) as info:
+        baselines_at("HEAD", misspelt)
+    assert str(info.value) == (
+        f"--baselines-dir {misspelt}: no such folder, in the working tree or at HEAD; give the "
+        "baselines folder (default: baselines)"
+    )
