@@ -483,7 +483,7 @@ def test_both_frameworks_must_hold_the_same_seeds(tmp_path):
         baselines.validate(record, "r.json")
     assert str(info.value) == (
         "r.json: field results.tensorflow.seeds: seeds [0, 1] but results.pytorch.seeds has "
-        "[0, 1, 2]; both frameworks run the same seeds; regenerate the baseline"
+        "[0, 1, 2]; both frameworks run the same seeds"
     )
     del record["results"]["pytorch"]["seeds"]
     with pytest.raises(
@@ -556,7 +556,7 @@ def test_schema_errors_at_the_top_level_and_in_a_numerics_record_are_named(tmp_p
         baselines.validate(seeded, "r.json")
     assert str(info.value) == (
         "r.json: field results.tensorflow.seeds: seeds none but results.pytorch.seeds has "
-        "[0, 1, 2]; both frameworks run the same seeds; regenerate the baseline"
+        "[0, 1, 2]; both frameworks run the same seeds"
     )
 
 
@@ -726,7 +726,7 @@ def _failed_seed(record):
 def test_a_derived_number_that_disagrees_with_its_seeds_is_refused_by_field(record, message):
     with pytest.raises(BaselineError) as info:
         baselines.validate(record, "b.json")
-    assert str(info.value) == f"b.json: {message}; regenerate the baseline"
+    assert str(info.value) == f"b.json: {message}"
 
 
 def test_consistent_records_at_the_edges_are_accepted():
