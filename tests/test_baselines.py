@@ -793,3 +793,51 @@ def test_a_move_at_the_margin_plus_its_slack_is_not_noted():
     now["results"]["pytorch"]["seeds"][1]["test_accuracy"] = 2 * edge  # mean exactly `edge`
     result = baselines.compare(then, now, drift_margin=0.4)
     assert result["drifted"] == {} and not any(n.startswith("pytorch") for n in result["notes"])
+
+
+def _numerics_check(noise: float = 1e-7, level: float = 1e-7 / 2.3) -> dict:
+    from harness import numerics
+    from harness.profiles import get_profile
+
+    from .conftest import tiny_dataset
+
+    measured = {
+        fw: {"quantities": {"loss": {"value": 2.3, "noise": noise}}, "stage_noise": {"loss": level}}
+        for fw in ("pytorch", "tensorflow")
+    }
+    return numerics.build_record(
+        "vgg16", "zoo", get_profile("smoke"), tiny_dataset(), measured, make_record()["environment"]
+    )
+
+
+def test_a_numerics_noise_above_twice_its_value_or_an_edited_level_is_refused():
+    baselines.validate(_numerics_check(), "n.json")
+    baselines.validate(_numerics_check(4.6, 2.0), "n.json")  # exactly twice the value
+    check = _numerics_check(5.75, 2.5)  # 2.5 times the value
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(check, "n.json")
+    assert str(info.value) == (
+        "n.json: field frameworks.pytorch.quantities.loss.noise: 5.75 exceeds twice the value 2.3"
+    )
+    check = _numerics_check(4.7, 4.7 / 2.3)  # beyond twice the value by less than 1
+    with pytest.raises(BaselineError, match=r"^n\.json: field frameworks\.pytorch\.quantities"):
+        baselines.validate(check, "n.json")
+    check = _numerics_check()
+    check["frameworks"]["tensorflow"]["stage_noise"]["loss"] = 0.5
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(check, "n.json")
+    assert str(info.value) == (
+        f"n.json: field frameworks.tensorflow.stage_noise.loss: 0.5, its quantities give "
+        f"{1e-7 / 2.3}"
+    )
+
+
+def test_a_noise_of_exactly_twice_the_value_plus_slack_passes_and_repeated_seeds_are_refused():
+    edge = 2 * abs(2.3) + 1e-12  # the bound as the check computes it
+    baselines.validate(_numerics_check(edge, edge / 2.3), "n.json")
+    record = make_seeded_record([50, 52, 54], [50, 51, 53])
+    for fw in ("pytorch", "tensorflow"):
+        record["results"][fw]["seeds"][1]["seed"] = 0
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(record, "r.json")
+    assert str(info.value) == "r.json: field results.pytorch.seeds: 3 seeds, not distinct or > 100"
