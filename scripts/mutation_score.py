@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -72,8 +73,9 @@ def show(mutant: str) -> str:
         ["mutmut", "show", mutant], cwd=ROOT, capture_output=True, text=True, check=False
     )
     return "\n".join(
-        line for line in out.stdout.splitlines() if line.startswith(("+", "-", "@@"))
-        and not line.startswith(("+++", "---"))
+        line
+        for line in out.stdout.splitlines()
+        if line.startswith(("+", "-", "@@")) and not line.startswith(("+++", "---"))
     )
 
 
@@ -119,19 +121,32 @@ def main(argv: list[str] | None = None) -> int:
                 killed += 1
             else:
                 survivors.append((name, code))
-        pct = 100.0 * killed / scored if scored else 100.0
+        pct = percent(killed, scored)
         failing |= pct < args.min
-        rows.append({"module": path, "killed": killed, "scored": scored, "percent": pct,
-                     "equivalent": eq, "out_of_scope": out})
-    stale += [f"{n} is listed as equivalent but no such mutant exists" for n in equivalent
-              if n not in names]
+        rows.append(
+            {
+                "module": path,
+                "killed": killed,
+                "scored": scored,
+                "percent": pct,
+                "equivalent": eq,
+                "out_of_scope": out,
+            }
+        )
+    stale += [
+        f"{n} is listed as equivalent but no such mutant exists"
+        for n in equivalent
+        if n not in names
+    ]
 
     print(f"{'module':<22} {'killed':>6} / {'scored':<6} {'score':>7}  equivalent  out of scope")
     for r in rows:
-        print(f"{r['module']:<22} {r['killed']:>6} / {r['scored']:<6} {r['percent']:>6.1f}%"
-              f"  {r['equivalent']:>10}  {r['out_of_scope']:>12}")
+        print(
+            f"{r['module']:<22} {r['killed']:>6} / {r['scored']:<6} {r['percent']:>6.1f}%"
+            f"  {r['equivalent']:>10}  {r['out_of_scope']:>12}"
+        )
     k, s = sum(r["killed"] for r in rows), sum(r["scored"] for r in rows)
-    print(f"{'all':<22} {k:>6} / {s:<6} {100.0 * k / s:>6.1f}%")
+    print(f"{'all':<22} {k:>6} / {s:<6} {percent(k, s):>6.1f}%")
     status = {0: "survived", 5: "no tests", 33: "no tests", None: "not checked"}
     print(f"\nsurvivors ({len(survivors)}):")
     for name, code in survivors:
@@ -144,9 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     for line in stale:
         print(f"stale: {line}")
     if args.json:
-        args.json.write_text(json.dumps({"modules": rows, "survivors": [n for n, _ in survivors],
-                                         "equivalent": dict(excluded)}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "modules": rows,
+                    "survivors": [n for n, _ in survivors],
+                    "equivalent": dict(excluded),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 1 if failing or stale else 0
+
+
+def percent(killed: int, scored: int) -> float:
+    """Rounded down to 0.1: 99.96% is not printed as 100.0%."""
+    return math.floor(1000.0 * killed / scored) / 10 if scored else 100.0
 
 
 def natural(name: str) -> tuple:
