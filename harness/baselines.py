@@ -231,8 +231,6 @@ def _check_numerics(record: dict, where: str) -> None:
     from .numerics import stage_noise
 
     for fw, block in record["frameworks"].items():
-        if block is None:
-            continue
         for name, entry in block["quantities"].items():
             if entry["noise"] > 2 * abs(entry["value"]) + 1e-12:
                 raise BaselineError(

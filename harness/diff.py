@@ -49,7 +49,8 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
             f"--baselines-dir {folder}: not inside a git checkout; diff compares the baselines "
             "with a git revision"
         ) from None
-    prefix = folder.relative_to(repo).as_posix()
+    prefix = folder.relative_to(repo).as_posix()  # "." when the folder is the repository
+    under = "" if prefix == "." else f"{prefix}/"
     try:
         _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}")
     except HarnessError:
@@ -60,7 +61,7 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
     names = [  # <profile>/<arch>/<id>.json under the folder, as in the working tree
         n
         for n in listing.splitlines()
-        if n.endswith(".json") and n.count("/") == prefix.count("/") + 3
+        if n.endswith(".json") and n.startswith(under) and n[len(under) :].count("/") == 2
     ]
     if not names and not folder.is_dir():
         raise HarnessError(
@@ -75,7 +76,7 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
         header_end = batch.index(b"\n", pos)
         size = int(batch[pos:header_end].split()[2])
         start = header_end + 1
-        out[name[len(prefix) + 1 :]] = _parse(
+        out[name[len(under) :]] = _parse(
             batch[start : start + size].decode("utf-8", errors="replace"),
             f"{rev}:{name}",
             Path(name),

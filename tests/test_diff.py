@@ -425,3 +425,18 @@ def test_only_baselines_at_their_depth_under_a_nested_folder_are_read(tmp_path):
         f"--baselines-dir {misspelt}: no such folder, in the working tree or at HEAD; give the "
         "baselines folder (default: baselines)"
     )
+
+
+def test_a_baselines_folder_that_is_the_repository_itself(tmp_path):
+    """Baselines kept in a repository of their own: the folder is the checkout's root."""
+    put(tmp_path, "flip", make_record(14, 2, case_id=IDS["flip"]))
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "baselines")
+    put(tmp_path, "flip", make_record(14, 13, case_id=IDS["flip"]))
+    key = f"smoke/resnet50/{IDS['flip']}.json"
+    assert list(baselines_at("HEAD", tmp_path)) == [key]
+    rows = compare_trees(baselines_at("HEAD", tmp_path), baselines_in(tmp_path))
+    assert [(r["path"], r["verdict_then"], r["verdict_now"]) for r in rows] == [
+        (key, "mismatch", "agree")
+    ]
