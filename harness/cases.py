@@ -144,6 +144,12 @@ class Case:
         }
 
 
+# Bounds on what a user-supplied id can make a run allocate or loop over: CIFAR-10 has 50000
+# training images (a larger batch is the whole set); the published trials run at most 50 epochs.
+MAX_BATCH_SIZE = 50_000
+MAX_EPOCHS = 1_000
+
+
 def validate_hyperparameters(
     *, arch: str, optimizer: str, learning_rate, batch_size, epochs, adam_epsilon
 ) -> None:
@@ -152,11 +158,16 @@ def validate_hyperparameters(
         raise ConfigError(f"arch={arch!r} is unknown: use one of {', '.join(ARCHS)}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer={optimizer!r} is unknown: use one of {', '.join(OPTIMIZERS)}")
-    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+    for name, value, most in (
+        ("batch_size", batch_size, MAX_BATCH_SIZE),
+        ("epochs", epochs, MAX_EPOCHS),
+    ):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{name}={value!r} must be an integer >= 1")
         if value < 1:
             raise ConfigError(f"{name}={value} must be >= 1")
+        if value > most:
+            raise ConfigError(f"{name}={value} is more than {most}, more than any run here can use")
     for name, value in (("learning_rate", learning_rate), ("adam_epsilon", adam_epsilon)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} must be a number > 0")
@@ -318,6 +329,13 @@ def parse_case_id(case_id: str, case_set: str = "adhoc") -> Case:
             "e.g. densenet121-adam-lr0.0595-bs589-ep2-eps0.375"
         )
     g = match.groupdict()
+    try:
+        return _case_of(g, case_set)
+    except ConfigError as exc:
+        raise ConfigError(f"case id {case_id!r}: {exc}") from None
+
+
+def _case_of(g: dict, case_set: str) -> Case:
     return Case(
         arch=g["arch"],
         optimizer=g["optimizer"],

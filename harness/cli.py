@@ -135,6 +135,8 @@ def cmd_export(args) -> int:
         )
     else:
         formats = ["csv", "parquet"]
+    if args.out == "-":
+        raise HarnessError("--out -: the export is two binary-safe files, not a stream; give NAME")
     if args.out and args.out.endswith(("/", os.sep)):
         raise HarnessError(f"--out {args.out}: names a folder; give a file name (NAME, NAME.csv)")
     for fmt in formats:

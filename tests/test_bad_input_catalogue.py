@@ -588,6 +588,19 @@ CLI = {
         "--out /etc/passwd: is a file, not a folder",
     ),
     "explain-unknown-case": (["explain", "alexnet-adam"], "known cases: crossedwires cases"),
+    "explain-batch-size-beyond-any-dataset": (
+        ["explain", "vgg16-mirror-adam-lr0.1-bs99999999999999999999-ep1-eps1"],
+        "batch_size=99999999999999999999 is more than 50000",
+    ),
+    "explain-a-million-epochs": (
+        ["explain", "vgg16-mirror-adam-lr0.1-bs10-ep999999999-eps1"],
+        "epochs=999999999 is more than 1000",
+    ),
+    "explain-epsilon-that-underflows": (
+        ["explain", "vgg16-mirror-adam-lr0.1-bs10-ep1-eps1e-400"],
+        "case id 'vgg16-mirror-adam-lr0.1-bs10-ep1-eps1e-400': adam_epsilon=0.0 must be",
+    ),
+    "export-out-dash": (["export", "--out", "-"], "--out -: the export is two"),
     "diff-nonexistent-folder": (
         ["diff", "--baselines-dir", "/nonexistent/baselines"],
         "--baselines-dir /nonexistent/baselines: no such folder",

@@ -87,6 +87,12 @@ def test_at_most_one_committed_smoke_case_in_five_is_uninformative():
         ("batch_size", 0, "batch_size=0 must be >= 1"),
         ("epochs", 0, "epochs=0 must be >= 1"),
         ("epochs", 1.5, "epochs=1.5 must be an integer >= 1"),
+        (
+            "batch_size",
+            50_001,
+            "batch_size=50001 is more than 50000, more than any run here can use",
+        ),
+        ("epochs", 1_001, "epochs=1001 is more than 1000, more than any run here can use"),
         ("learning_rate", 0.0, "learning_rate=0.0 must be a finite number > 0"),
         ("learning_rate", -1e-3, "learning_rate=-0.001 must be a finite number > 0"),
         ("adam_epsilon", 0.0, "adam_epsilon=0.0 must be a finite number > 0"),
@@ -101,6 +107,17 @@ def test_bad_hyperparameters_are_refused_by_name(field, value, message):
     with pytest.raises(ConfigError) as info:
         Case(**kwargs)
     assert str(info.value) == message
+
+
+def test_the_largest_batch_and_epoch_counts_are_accepted():
+    case = Case("vgg16", 1e-3, 50_000, 1_000, 1e-7)
+    assert (case.batch_size, case.epochs) == (50_000, 1_000)
+
+
+def test_a_parsed_id_with_a_bad_value_names_the_id():
+    with pytest.raises(ConfigError) as info:
+        parse_case_id("vgg16-adam-lr0.1-bs10-ep0-eps1")
+    assert str(info.value) == "case id 'vgg16-adam-lr0.1-bs10-ep0-eps1': epochs=0 must be >= 1"
 
 
 def test_a_looser_tolerance_needs_its_reason():
@@ -233,7 +250,10 @@ def test_a_parsed_id_keeps_source_mode_suffix_and_refuses_other_optimizers():
     assert (mirror.arch_source, mirror.mode, mirror.id_suffix) == ("mirror", "native", None)
     with pytest.raises(ConfigError) as info:
         parse_case_id("resnet50-sgd-lr0.0623-bs10-ep1-eps0.952")
-    assert str(info.value) == "optimizer='sgd' is unknown: use one of adam"
+    assert str(info.value) == (
+        "case id 'resnet50-sgd-lr0.0623-bs10-ep1-eps0.952': optimizer='sgd' is unknown: use one "
+        "of adam"
+    )
 
 
 def test_duplicate_ids_in_a_case_set_are_named(monkeypatch):
