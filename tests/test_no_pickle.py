@@ -32,6 +32,9 @@ def test_saved_weights_are_npz_that_load_without_pickle(tmp_path):
     profile = replace(get_profile("tiny"), train_subset=32, test_subset=32, seeds=1)
     case = Case("vgg16", 1e-3, 32, 1, 1e-7, case_set="test")
     runner.run_case(case, profile, load_digits32(), weights_dir=tmp_path)
+    staged = sorted(p.name for p in tmp_path.iterdir())  # until the record is written
+    assert staged == [f"{case.case_id}.pytorch.npz.staged", f"{case.case_id}.tensorflow.npz.staged"]
+    runner.promote_weights(tmp_path, case.case_id)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"{case.case_id}.pytorch.npz", f"{case.case_id}.tensorflow.npz"]
     pt = np.load(tmp_path / files[0], allow_pickle=False)
