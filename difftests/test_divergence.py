@@ -20,7 +20,14 @@ import pytest
 from harness import baselines, numerics
 from harness.environment import change, describe_change
 from harness.errors import BaselineError
-from harness.runner import environment, profile_block, promote_weights, run_case, seeds_of
+from harness.runner import (
+    chance_band,
+    environment,
+    profile_block,
+    promote_weights,
+    run_case,
+    seeds_of,
+)
 
 
 def _existing_baseline(path, case_id: str, create: str, report_row, profile, dataset):
@@ -31,8 +38,13 @@ def _existing_baseline(path, case_id: str, create: str, report_row, profile, dat
         pytest.fail(f"no baseline for {case_id} at {path}; create it with: {create}", pytrace=False)
     try:
         record = baselines.read(path, at_its_path=True)
-        data = dataset.subset(profile.train_subset, profile.test_subset).fingerprint()
-        baselines.check_made_for(record, profile_block(profile), data, str(path))
+        data = dataset.subset(profile.train_subset, profile.test_subset)
+        band = None
+        if baselines.kind_of(record) == "case":
+            band = chance_band(profile, data, baselines.seeds_in(record))
+        baselines.check_made_for(
+            record, profile_block(profile), data.fingerprint(), str(path), band
+        )
         return record
     except BaselineError as exc:
         report_row(**_row(case_id, None, "invalid"))

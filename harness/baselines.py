@@ -400,10 +400,13 @@ def keep_elsewhere(path: Path, text: str) -> str:
     return f"saved at {spare}"
 
 
-def check_made_for(record: dict, profile: dict, data: str, where: str) -> None:
+def check_made_for(record: dict, profile: dict, data: str, where: str, chance_band=None) -> None:
     """A baseline is checked only against a run of the settings it was made with: the profile's
-    block (seed, epochs cap, subsets) and the data's fingerprint. Otherwise the accuracies would
-    be compared across settings and a failure would blame versions or the platform."""
+    block (seed, epochs cap, subsets), the data's fingerprint and, given ``chance_band`` (the
+    profile's band for the record's number of seeds), the band its verdict used. Otherwise the
+    accuracies would be compared across settings (or judged against a widened band, where every
+    verdict is ``uninformative`` and nothing gates) and a failure would blame versions or the
+    platform."""
     for key, value in profile.items():
         if record["profile"].get(key) != value:
             raise BaselineError(
@@ -417,6 +420,14 @@ def check_made_for(record: dict, profile: dict, data: str, where: str) -> None:
             f"data ({record['data']['dataset']} as the profile subsets it) is {data}: the "
             "baseline was made with other data"
         )
+    stored = (record.get("comparison") or {}).get("chance_band")
+    if chance_band is not None and stored is not None:
+        if not all(_close(a, b) for a, b in zip(stored, chance_band, strict=True)):
+            raise BaselineError(
+                f"{where}: field comparison.chance_band: {stored}, but profile "
+                f"{profile['name']} puts chance at {[round(x, 6) for x in chance_band]} for "
+                "these seeds and test images: the baseline was judged against another band"
+            )
 
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:

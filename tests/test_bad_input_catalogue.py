@@ -389,6 +389,11 @@ def test_a_baseline_made_with_other_settings_is_refused_before_training():
         )
     with pytest.raises(BaselineError, match="b.json: field data.fingerprint: .* other data"):
         baselines.check_made_for(record, block, "0123456789abcdef", "b.json")
+    band = record["comparison"]["chance_band"]
+    baselines.check_made_for(record, block, record["data"]["fingerprint"], "b.json", band)
+    widened = {**record, "comparison": {**record["comparison"], "chance_band": [0.0, 1.0]}}
+    with pytest.raises(BaselineError, match=r"field comparison.chance_band: \[0.0, 1.0\], but"):
+        baselines.check_made_for(widened, block, record["data"]["fingerprint"], "b.json", band)
 
 
 def test_a_regeneration_whose_training_failed_keeps_the_good_baseline(tmp_path, monkeypatch):
