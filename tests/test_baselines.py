@@ -841,3 +841,27 @@ def test_a_noise_of_exactly_twice_the_value_plus_slack_passes_and_repeated_seeds
     with pytest.raises(BaselineError) as info:
         baselines.validate(record, "r.json")
     assert str(info.value) == "r.json: field results.pytorch.seeds: 3 seeds, not distinct or > 100"
+
+
+def test_a_baseline_judged_against_another_chance_band_is_refused_exactly():
+    from harness.profiles import get_profile
+    from harness.runner import profile_block
+
+    record = make_record()  # 20 test images, one seed: chance band [0.0, 0.3]
+    block = profile_block(get_profile("smoke"))
+    fp = record["data"]["fingerprint"]
+    assert record["comparison"]["chance_band"] == [0.0, 0.3]
+    for same in ([0.0, 0.3], [0.0, 0.30002], None):  # equal up to the file's rounding; none given
+        baselines.check_made_for(record, block, fp, "b.json", same)
+    baselines.check_made_for({**record, "comparison": None}, block, fp, "b.json", [0.0, 0.25])
+    for other in ([0.0, 0.2512345678], [0.05, 0.3]):
+        with pytest.raises(BaselineError) as info:
+            baselines.check_made_for(record, block, fp, "b.json", other)
+        shown = [round(x, 6) for x in other]
+        assert str(info.value) == (
+            f"b.json: field comparison.chance_band: [0.0, 0.3], but profile smoke puts chance "
+            f"at {shown} for these seeds and test images: the baseline was judged against "
+            "another band"
+        )
+    with pytest.raises(ValueError):  # a band is two numbers: a third is a caller's bug
+        baselines.check_made_for(record, block, fp, "b.json", [0.0, 0.3, 0.5])
