@@ -140,8 +140,8 @@ def test_layer_default_initializers():
     fan_in = 64 * 9
     # kaiming_uniform(a=sqrt(5)) is U(+-1/sqrt(fan_in)); its std is 1/sqrt(3 fan_in)
     assert float(conv_pt.weight.detach().abs().max()) <= 1 / fan_in**0.5
-    assert float(conv_pt.weight.std()) == pytest.approx((3 * fan_in) ** -0.5, rel=0.02)
-    assert float(conv_pt.bias.abs().max()) > 0  # torch's biases are not zero
+    assert float(conv_pt.weight.detach().std()) == pytest.approx((3 * fan_in) ** -0.5, rel=0.02)
+    assert float(conv_pt.bias.detach().abs().max()) > 0  # torch's biases are not zero
 
 
 def test_cross_entropy_inputs():
