@@ -1,0 +1,90 @@
+"""The project a command works on: its root folder, found as pytest finds its rootdir, and the
+baselines no case of a profile produces.
+
+Every ``crossedwires`` subcommand and the pytest plugin resolve ``baselines/`` from the project
+root, never from the current folder: ``cd docs && crossedwires diff`` reads the same baselines
+as the same command run from the root.
+"""
+
+from __future__ import annotations
+
+import configparser
+import tomllib
+from pathlib import Path
+
+BASELINES = "baselines"  # the baselines folder, relative to the project root
+
+
+def _is_pytest_ini(path: Path) -> bool:
+    """Whether ``path`` is a configuration file that pytest would take as its inifile (the
+    same rules: pytest.ini always; pyproject.toml with [tool.pytest.ini_options]; tox.ini with
+    [pytest]; setup.cfg with [tool:pytest])."""
+    if not path.is_file():
+        return False
+    if path.name in ("pytest.ini", ".pytest.ini"):
+        return True
+    try:
+        if path.name == "pyproject.toml":
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+            return "ini_options" in data.get("tool", {}).get("pytest", {})
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error):
+        return False
+    section = {"tox.ini": "pytest", "setup.cfg": "tool:pytest"}.get(path.name)
+    return section is not None and parser.has_section(section)
+
+
+INI_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project root for ``start`` (default: the current folder), by pytest's rootdir rule:
+    the nearest folder at or above it holding a pytest configuration file; failing that, the
+    nearest holding ``setup.py`` or a ``.git``; failing that, ``start`` itself."""
+    start = Path.cwd() if start is None else Path(start)
+    start = start.resolve()
+    ancestors = [start, *start.parents]
+    for folder in ancestors:
+        if any(_is_pytest_ini(folder / name) for name in INI_NAMES):
+            return folder
+    for folder in ancestors:
+        if (folder / "setup.py").is_file() or (folder / ".git").exists():
+            return folder
+    return start
+
+
+def default_baselines_dir(start: Path | None = None) -> Path:
+    """``baselines/`` of the project that holds ``start`` (default: the current folder)."""
+    return project_root(start) / BASELINES
+
+
+def produced_ids(profile_name: str) -> dict[str, set[str]]:
+    """Architecture -> the baseline ids some case or numerics check of the profile produces."""
+    from . import numerics
+    from .cases import get_case_set
+    from .profiles import get_profile
+
+    profile = get_profile(profile_name)
+    ids: dict[str, set[str]] = {}
+    for case in get_case_set(profile.case_set):
+        ids.setdefault(case.arch, set()).add(case.case_id)
+    for arch, source in numerics.CHECKS:
+        ids.setdefault(arch, set()).add(numerics.check_id(arch, source))
+    return ids
+
+
+def unused_baselines(baselines_dir: Path, profile_name: str) -> list[Path]:
+    """The ``*.json`` files under ``<baselines_dir>/<profile>/`` that no case or numerics check
+    of the profile produces (a renamed case, a removed architecture, a stray file), sorted."""
+    folder = Path(baselines_dir) / profile_name
+    if not folder.is_dir():
+        return []
+    ids = produced_ids(profile_name)
+    return sorted(
+        path
+        for path in folder.rglob("*.json")
+        if path.relative_to(folder).parent.as_posix() not in ids
+        or path.stem not in ids[path.relative_to(folder).parent.as_posix()]
+    )
