@@ -58,7 +58,10 @@ from .errors import ConfigError
 
 ARCHS = ("vgg16", "resnet50", "densenet121")
 OPTIMIZERS = ("adam",)
-ARCH_SOURCES = ("zoo", "mirror")  # harness/mirror.py says what a mirror model is
+# zoo: each framework's published model; mirror: harness/mirror.py; custom: a pair of model
+# builders of a user's own (the pytest plugin's ``framework_pair`` fixture), named by the user
+ARCH_SOURCES = ("zoo", "mirror", "custom")
+CUSTOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.+]*(?:-[a-z0-9.+]+)*$")
 MODES = ("native", "aligned")  # harness/knobs.py says what aligned sets
 
 
@@ -84,8 +87,10 @@ class Case:
     heavy: bool = False
 
     def __post_init__(self) -> None:
+        if self.arch_source == "custom":
+            check_custom_name(self.arch)
         validate_hyperparameters(
-            arch=self.arch,
+            arch=None if self.arch_source == "custom" else self.arch,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
@@ -150,11 +155,26 @@ MAX_BATCH_SIZE = 50_000
 MAX_EPOCHS = 1_000
 
 
+def check_custom_name(name) -> None:
+    """A user's model pair is named like a case id part: it becomes a folder and a file name."""
+    if not isinstance(name, str) or not CUSTOM_NAME_RE.match(name) or ".." in name:
+        raise ConfigError(
+            f"model pair name {name!r}: use lowercase letters, digits, '.', '+' and single '-' "
+            "between them (it names the baseline's folder and file), e.g. 'my-cnn'"
+        )
+    if name in ARCHS:
+        raise ConfigError(
+            f"model pair name {name!r} is a built-in architecture's: choose another, e.g. "
+            f"'my-{name}'"
+        )
+
+
 def validate_hyperparameters(
     *, arch: str, optimizer: str, learning_rate, batch_size, epochs, adam_epsilon
 ) -> None:
-    """Refuse values no framework could train with, naming the field, the value and the fix."""
-    if arch not in ARCHS:
+    """Refuse values no framework could train with, naming the field, the value and the fix.
+    ``arch=None``: a custom pair's name, checked by ``check_custom_name``."""
+    if arch is not None and arch not in ARCHS:
         raise ConfigError(f"arch={arch!r} is unknown: use one of {', '.join(ARCHS)}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer={optimizer!r} is unknown: use one of {', '.join(OPTIMIZERS)}")

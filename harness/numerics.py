@@ -51,7 +51,7 @@ import numpy as np
 
 from . import mirror
 from .adapters import FRAMEWORKS, get_adapter
-from .cases import ARCH_SOURCES, ARCHS
+from .cases import ARCHS
 from .data import Dataset
 from .errors import ConfigError
 from .profiles import Profile
@@ -76,7 +76,7 @@ def check_id(arch: str, arch_source: str) -> str:
     return f"{arch}-{arch_source}-numerics"
 
 
-CHECKS = tuple((arch, source) for arch in ARCHS for source in ARCH_SOURCES)
+CHECKS = tuple((arch, source) for arch in ARCHS for source in ("zoo", "mirror"))  # built in
 
 
 def _norm(a) -> float:
@@ -123,13 +123,24 @@ def batch_of(data: Dataset, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
     return sub.x_train[:BATCH], sub.y_train[:BATCH]
 
 
-def build(adapter, framework: str, arch: str, arch_source: str, profile: Profile, data: Dataset):
+def build(
+    adapter,
+    framework: str,
+    arch: str,
+    arch_source: str,
+    profile: Profile,
+    data: Dataset,
+    builders: dict | None = None,
+):
     """The model the check probes, built from the profile's seed; its knob setting (mirror
-    models: native, each framework's own defaults; zoo: None, the framework's)."""
+    models: native, each framework's own defaults; zoo and custom: None, the framework's).
+    ``builders`` (custom pairs): per framework, ``builder(num_classes, input_shape)``."""
     from . import knobs
 
     adapter.seed(profile.seed)
     shape = tuple(data.x_train.shape[1:])
+    if arch_source == "custom":
+        return adapter.build_custom(builders[framework], data.num_classes, shape, "cpu"), None
     if arch_source == "mirror":
         setting = knobs.settings("native")[framework]
         spec = mirror.spec(arch, data.num_classes, profile.mirror_width, shape)
@@ -138,16 +149,22 @@ def build(adapter, framework: str, arch: str, arch_source: str, profile: Profile
 
 
 def measure(
-    arch: str, arch_source: str, profile: Profile, data: Dataset, reference: bool = True
+    arch: str,
+    arch_source: str,
+    profile: Profile,
+    data: Dataset,
+    reference: bool = True,
+    builders: dict | None = None,
 ) -> dict[str, dict]:
     """Per framework ``{"quantities": {quantity: {"value": float32 result, "noise":
     |float32 - float64|}}, "stage_noise": {stage: noise level}}``; with ``reference=False``
-    only the values (a check against a baseline needs no float64 run)."""
+    only the values (a check against a baseline needs no float64 run). ``builders``: a custom
+    pair's model builders, per framework."""
     x, y = batch_of(data, profile)
     out = {}
     for framework in FRAMEWORKS:
         adapter = get_adapter(framework)
-        model, setting = build(adapter, framework, arch, arch_source, profile, data)
+        model, setting = build(adapter, framework, arch, arch_source, profile, data, builders)
         model64 = adapter.float64_copy(model) if reference else None
         values = probe(adapter, model, x, y, setting)
         if not reference:

@@ -35,6 +35,9 @@ class Profile:
     chance_level: float = 0.99  # the binomial band around chance: both sides in it: uninformative
 
 
+# The profile every command and the pytest plugin use when none is given.
+DEFAULT_PROFILE = "smoke"
+
 # Seeds per framework in `smoke`: see docs/statistics.md for the measured spread, the power this
 # gives the drift test and the time it costs.
 SMOKE_SEEDS = 5

@@ -77,12 +77,13 @@ def run_framework(
     setting: dict | None = None,
     initial_weights: dict | None = None,
     seed: int | None = None,
+    builder=None,
 ) -> dict:
     """Train and evaluate one framework's model. A failing run is recorded, not raised; a
     problem of the set-up (a missing framework, bad input) is raised. With ``weights_to`` the
     trained weights are saved there as ``.npz`` (never pickle). ``setting`` is this framework's
     knobs (None: its defaults); a mirror model starts from ``initial_weights`` when given.
-    ``seed`` defaults to the profile's."""
+    ``seed`` defaults to the profile's; ``builder`` builds a custom pair's model."""
     adapter = get_adapter(framework)
     result: dict = {
         "error": None,
@@ -96,7 +97,9 @@ def run_framework(
         # before the model is built: initial weights are seeded
         adapter.seed(profile.seed if seed is None else seed)
         shape = tuple(data.x_train.shape[1:])
-        if case.arch_source == "mirror":
+        if case.arch_source == "custom":
+            model = adapter.build_custom(builder, data.num_classes, shape, device)
+        elif case.arch_source == "mirror":
             model = adapter.build_mirror(mirror_spec(case, profile, data), setting, device)
             if initial_weights is not None:
                 adapter.set_mirror_weights(model, initial_weights)
@@ -139,12 +142,14 @@ def run_case(
     data: Dataset,
     weights_dir: Path | None = None,
     setting: dict | None = None,
+    builders: dict | None = None,
 ) -> dict:
-    """Train ``case`` in both frameworks under ``profile``; its record. With ``weights_dir``
-    each trained model is saved as ``<weights_dir>/<case-id>.<framework>.npz.staged``, which
-    ``promote_weights`` renames to ``.npz`` once the record is safe (a run stopped half-way
-    leaves the previous pair whole, never one framework's new weights beside the other's old
-    ones). ``setting``
+    """Train ``case`` in both frameworks under ``profile``; its record. ``builders`` (custom
+    pairs): per framework, ``builder(num_classes, input_shape)`` returning the model. With
+    ``weights_dir`` each trained model is saved as
+    ``<weights_dir>/<case-id>.<framework>.npz.staged``, which ``promote_weights`` renames to
+    ``.npz`` once the record is safe (a run stopped half-way leaves the previous pair whole,
+    never one framework's new weights beside the other's old ones). ``setting``
     (``{framework: {knob: value}}``, mirror cases only) replaces the case mode's knobs, as
     ``crossedwires explain`` does."""
     data = data.subset(profile.train_subset, profile.test_subset)
@@ -173,6 +178,7 @@ def run_case(
                     setting=setting[fw] if setting else None,
                     initial_weights=initial if shared else None,
                     seed=seed,
+                    builder=builders[fw] if builders else None,
                 )
             )
     if len(seeds) == 1:

@@ -509,7 +509,7 @@ OPTIONS = {
     "data-dir-missing": (["--data-dir", "/nonexistent"], "--data-dir /nonexistent: no such folder"),
     "data-dir-is-a-file": (["--data-dir", "/etc/passwd"], "--data-dir /etc/passwd: no such folder"),
     "data-dir-empty": (["--data-dir="], "--data-dir : no such folder"),
-    "unknown-profile": (["--profile", "paper"], "--profile: unknown profile 'paper'"),
+    "unknown-profile": (["--profile", "paper"], "argument --profile: invalid choice: 'paper'"),
     "resume-without-regen": (["--resume"], "--resume only makes sense with --regen-baselines"),
 }
 

@@ -865,3 +865,23 @@ def test_a_baseline_judged_against_another_chance_band_is_refused_exactly():
         )
     with pytest.raises(ValueError):  # a band is two numbers: a third is a caller's bug
         baselines.check_made_for(record, block, fp, "b.json", [0.0, 0.3, 0.5])
+
+
+def test_a_custom_pairs_record_names_its_own_architecture_and_only_it():
+    """A user's pair (framework_pair.check) is recorded with arch_source "custom" and the
+    user's name as arch; a built-in source must name a built-in architecture, and a custom
+    pair must not pretend to be one."""
+    record = make_record()
+    pair_id = "my-cnn-custom-adam-lr0.00349-bs10-ep1-eps0.61"
+    record["case"].update(arch="my-cnn", arch_source="custom", id=pair_id)
+    baselines.validate(record, "pair.json")
+    baselines.check_consistency(record, "pair.json")
+
+    zoo = make_record()
+    zoo["case"]["arch"] = "my-cnn"
+    with pytest.raises(BaselineError, match=r"zoo\.json: .*case.*arch"):
+        baselines.validate(zoo, "zoo.json")
+    custom = make_record()
+    custom["case"]["arch_source"] = "custom"
+    with pytest.raises(BaselineError, match=r"custom\.json: .*case.*arch"):
+        baselines.validate(custom, "custom.json")

@@ -82,8 +82,10 @@ def test_killed_regeneration_resumes_without_losing_work(tmp_path):
     assert len(_json_files(tmp_path)) == 2
     for path, (content, mtime) in before.items():  # kept, not retrained or rewritten
         assert (path.read_bytes(), path.stat().st_mtime_ns) == (content, mtime)
-    table = out.stdout.split("crossedwires: profile tiny")[1]
+    table = out.stdout.split("crossedwires: profile tiny")[1].split("\nverdicts:")[0]
     assert table.count(" kept") == len(before) and table.count(" written") == 2 - len(before)
+    kept, written = len(before), 2 - len(before)
+    assert f"): {written} written, 0 unchanged, {kept} kept, 0 failed" in out.stdout
 
 
 def test_ctrl_c_in_the_middle_of_a_case_leaves_no_partial_file(tmp_path):

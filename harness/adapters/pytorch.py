@@ -99,6 +99,22 @@ def build_zoo(arch: str, num_classes: int, input_shape: tuple[int, int, int], de
     return _zoo(arch, num_classes).to(device)
 
 
+def build_custom(builder, num_classes: int, input_shape: tuple[int, int, int], device: str):
+    """A user's own model: ``builder(num_classes, input_shape)`` (input_shape is (H, W, C); the
+    model gets NCHW float32 images in [0, 1] and returns logits), on ``device``."""
+    model = builder(num_classes, input_shape)
+    if not isinstance(model, torch.nn.Module):
+        raise HarnessError(
+            f"the pytorch builder {_name(builder)} returned {type(model).__name__}, not a "
+            "torch.nn.Module: return the model (logits out, as torchvision's)"
+        )
+    return model.to(device)
+
+
+def _name(builder) -> str:
+    return getattr(builder, "__qualname__", None) or repr(builder)
+
+
 def _zoo(arch: str, num_classes: int):
     from torchvision import models
 

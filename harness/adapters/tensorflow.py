@@ -139,6 +139,22 @@ def build_zoo(arch: str, num_classes: int, input_shape: tuple[int, int, int], de
     )
 
 
+def build_custom(builder, num_classes: int, input_shape: tuple[int, int, int], device: str):
+    """A user's own model: ``builder(num_classes, input_shape)`` returning a Keras model that
+    takes NHWC float32 images in [0, 1] and ends in a softmax (as keras.applications' heads:
+    the loss is on probabilities). Placement follows ``configure``."""
+    model = builder(num_classes, input_shape)
+    if not isinstance(model, keras.Model):
+        name = getattr(builder, "__qualname__", None) or repr(builder)
+        raise HarnessError(
+            f"the tensorflow builder {name} returned {type(model).__name__}, not a keras.Model: "
+            "return the model (softmax out, as keras.applications')"
+        )
+    if not model.built:
+        model.build((None, *input_shape))
+    return model
+
+
 # --- mirror models (harness/mirror.py), knobs (harness/knobs.py) ---------------------------
 
 SUPPORTED = {  # knob -> the values this adapter can run
