@@ -4,7 +4,7 @@ Each run regenerates into its own temporary folder (the committed baselines are 
 both do the same training; the two folders are then compared byte for byte, which also checks
 that the worker count changes no result. Goal on a 2-core machine: -n 0 / -n 2 >= 1.8.
 The -n 0 run records each case's duration in a pytest cache the two runs share; the -n 2 run
-then starts the longest cases first (conftest.py), as any rerun of the suite does.
+then starts the longest cases first (harness/pytest_plugin.py), as any rerun of the suite does.
 
     python benchmarks/scaling.py                 # the smoke profile, -n 0 and -n 2
     python benchmarks/scaling.py --workers 4 -k vgg16
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         serial, parallel = Path(tmp, "n0"), Path(tmp, f"n{args.workers}")
         # One pytest cache for both runs, not the repository's: the -n 0 run records each
-        # case's duration and the -n 2 run starts the longest cases first (conftest.py).
+        # case's duration and the -n 2 run starts the longest cases first
+        # (harness/pytest_plugin.py).
         cache = Path(tmp, "cache")
         t_serial = run(0, serial, args.profile, args.select, cache)
         print(f"-n 0: {t_serial:.1f} s", flush=True)
