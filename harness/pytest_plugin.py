@@ -106,6 +106,21 @@ def pytest_addoption(parser):
         "profile's); with K > 1 verdicts and drift are significance tests over the seeds",
     )
     group.addoption(
+        "--max-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use at most the first N training and N test images (recorded in the baselines "
+        "as the profile's subsets): a quick pass over a real dataset, e.g. CIFAR-10 on a CPU",
+    )
+    group.addoption(
+        "--max-epochs",
+        type=int,
+        default=None,
+        metavar="E",
+        help="train at most E epochs per case (recorded in the baselines as the epochs cap)",
+    )
+    group.addoption(
         "--explain",
         action="store_true",
         help="also run `crossedwires explain` on each selected mirror case (native mode) and "
@@ -135,6 +150,7 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"--seeds {seeds}: K must be between 1 and {baselines.MAX_SEEDS} (1 is a single run)"
         )
+    profile = capped(profile, config.getoption("--max-images"), config.getoption("--max-epochs"))
     run = Run(config, profile)
     run.check_locations()
     config.pluginmanager.register(run, PLUGIN_NAME)
@@ -144,6 +160,23 @@ def pytest_unconfigure(config):
     run = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if run is not None:
         config.pluginmanager.unregister(run)
+
+
+def capped(profile, images: int | None, epochs: int | None):
+    """``profile`` with ``--max-images`` and ``--max-epochs`` applied (the smaller cap wins)."""
+    for option, value in (("--max-images", images), ("--max-epochs", epochs)):
+        if value is not None and value < 1:
+            raise pytest.UsageError(f"{option} {value}: give a number >= 1")
+
+    def cap(current, new):
+        return current if new is None else new if current is None else min(current, new)
+
+    return replace(
+        profile,
+        train_subset=cap(profile.train_subset, images),
+        test_subset=cap(profile.test_subset, images),
+        epochs_cap=cap(profile.epochs_cap, epochs),
+    )
 
 
 def _run_of(config) -> Run:
@@ -229,7 +262,7 @@ class Run:
         options: list[str] = []
         if self.baselines_dir.resolve() != self.default_baselines_dir().resolve():
             options.append(f"--baselines-dir={self.config.getoption('--baselines-dir')}")
-        for name in ("--data-dir", "--seeds"):
+        for name in ("--data-dir", "--seeds", "--max-images", "--max-epochs"):
             if self.config.getoption(name) is not None:
                 options.append(f"{name}={self.config.getoption(name)}")
         return tuple(options)

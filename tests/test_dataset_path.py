@@ -1,0 +1,74 @@
+"""The path a researcher with CIFAR-10 and a GPU takes, end to end, on every CI run: the `full`
+profile regenerates published `crossedwires` cases of each architecture from CIFAR-10, the
+baselines are exported and joined with the shipped published table, and the report is drawn.
+
+CIFAR-10 cannot be downloaded here, so the test writes a small archive in the real format
+(six protocol-2 pickles of uint8 planes in a tar.gz, ``tests/test_data.py``'s writer) and sets
+the two constants that describe the published archive, its md5 and its 10,000 images per
+batch, to this archive's; everything else is the real loader (checksum, tar members, pickle
+checks). ``--max-images`` and ``--max-epochs`` cap the run, and the baselines record the caps.
+The run is in-process (``pytester``), so the constants hold in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import baselines, data
+from harness.cases import ARCHS, get_case_set
+
+from .test_data import write_cifar
+
+ROOT = Path(__file__).resolve().parent.parent
+PER_BATCH = 16  # images per batch: 80 training and 16 test images
+
+
+def one_case_per_arch():
+    """The first published configuration of each architecture (the case set's order)."""
+    cases = get_case_set("crossedwires")
+    return [next(c for c in cases if c.arch == arch) for arch in ARCHS]
+
+
+@pytest.mark.slow
+def test_full_profile_regenerates_published_cases_from_a_cifar10_archive(
+    pytester, tmp_path, monkeypatch
+):
+    _, md5 = write_cifar(tmp_path, archive=True, n=PER_BATCH)
+    monkeypatch.setattr(data, "CIFAR10_MD5", md5)
+    monkeypatch.setattr(data, "CIFAR10_IMAGES_PER_BATCH", PER_BATCH)
+    cases = one_case_per_arch()
+    out = tmp_path / "baselines"
+    result = pytester.runpytest_inprocess(
+        str(ROOT / "difftests"),
+        "-p",
+        "no:cacheprovider",
+        "--profile=full",
+        f"--data-dir={tmp_path}",
+        f"--baselines-dir={out}",
+        "--max-images=64",
+        "--max-epochs=1",
+        "--regen-baselines",
+        "-k",
+        " or ".join(f"test_case and {c.case_id}" for c in cases),
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"baselines ({out / 'full'}): 3 written, 0 unchanged, 0 failed"])
+    for case in cases:
+        record = baselines.read(
+            baselines.baseline_path(out, "full", case.arch, case.case_id), at_its_path=True
+        )
+        assert record["profile"] == {
+            "name": "full",
+            "seed": 0,
+            "epochs_cap": 1,
+            "train_subset": 64,
+            "test_subset": 64,
+        }
+        assert record["data"]["dataset"] == "cifar10"
+        assert (record["data"]["train_size"], record["data"]["test_size"]) == (64, PER_BATCH)
+        assert record["case"]["source_trial"] == case.source_trial
+        assert record["case"]["published_epochs"] in (None, case.epochs)
+        assert record["case"]["epochs_run"] == 1
+        assert record["verdict"] != "error", record["results"]
