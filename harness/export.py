@@ -59,6 +59,26 @@ LIST_COLUMNS = (
     "tf_seed_training_loss",
     "seed_numbers",
 )
+# Numbers, empty where a run failed: float columns (NaN), never object columns of None.
+NUMERIC_COLUMNS = (
+    "accuracy_diff",
+    "pt_test_acc",
+    "tf_test_acc",
+    "Runtime",
+    "pt_test_acc_std",
+    "tf_test_acc_std",
+    "gap",
+    "gap_standard_error",
+    "gap_df",
+    "gap_interval_low",
+    "gap_interval_high",
+    "p_within",
+    "p_beyond",
+    "alpha",
+    "chance_band_low",
+    "chance_band_high",
+    "prediction_agreement",
+)
 SHORT = {"pytorch": "pt", "tensorflow": "tf"}
 # The regenerated column groups of the joined table: prefix -> (arch_source, mode).
 OURS_GROUPS = {
@@ -275,8 +295,8 @@ def export_frame(records: Iterable[dict]):
     if not rows:
         return pd.DataFrame(columns=list(PUBLISHED_COLUMNS) + ["key"])
     frame = pd.DataFrame(rows).sort_values("key", kind="stable").reset_index(drop=True)
-    frame["Runtime"] = frame["Runtime"].astype("float64")
-    return frame
+    numbers = [c for c in NUMERIC_COLUMNS if c in frame]
+    return frame.assign(**{c: pd.to_numeric(frame[c]).astype("float64") for c in numbers})
 
 
 # --- the published trials beside ours --------------------------------------------------------
