@@ -54,7 +54,7 @@ MARKERS = {
     ("custom", "native"): ("D", "own model pair"),
 }
 GAP_CMAP = "plasma"
-PUBLISHED_SETUP = "CIFAR-10, 50,000 training images, 1 to 50 epochs, one run per framework"
+PUBLISHED_SETUP = "50,000 training images, 1 to 50 epochs, one run per framework"
 NOTHING_TO_PLOT = "<p>No case has two accuracies to compare.</p>"
 NO_EXPLANATIONS = (
     "<p>No <code>crossedwires explain</code> results were given: run "
@@ -687,6 +687,8 @@ img { max-width: 100%; display: block; margin: 0.5em 0 1.5em }
 table { border-collapse: collapse; font-size: 0.85em }
 td, th { border: 1px solid #dee2e6; padding: 0.2em 0.5em; text-align: left }
 #cases th { background: #f1f3f5; position: sticky; top: 0 }
+#cases td:first-child { white-space: nowrap }
+.scroll { overflow-x: auto; max-width: 100% }
 #cases th[aria-sort=ascending]::after { content: " \\25B2" }
 #cases th[aria-sort=descending]::after { content: " \\25BC" }
 .note { background: #fff9db; border-left: 4px solid #fab005; padding: 0.5em 1em }
@@ -750,7 +752,7 @@ def case_table(df) -> str:
         f'mismatch"></label> <span id="shown">{len(table)}</span> of {len(table)} cases shown; '
         "click a header to sort.</p>"
     )
-    return box + text
+    return box + f'<div class="scroll">{text}</div>'
 
 
 def page(df, records: list[dict], profile: str, published=None, explanations=None) -> str:
