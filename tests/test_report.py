@@ -45,6 +45,11 @@ def chromium() -> str:
     pytest.fail("no chromium to open the report in: apt-get install chromium", pytrace=False)
 
 
+def images_in(report: Path) -> list[str]:
+    page = (report / "report.html").read_text()
+    return re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
@@ -55,7 +60,7 @@ def report(tmp_path_factory):
 
 def test_the_page_stands_alone_with_its_plots(report):
     page = (report / "report.html").read_text()
-    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 4
+    assert len(images_in(report)) >= 6  # 2 Figure-2 views, per trial, accuracy, gap, losses
     assert "http://" not in page and "https://" not in page  # nothing fetched from anywhere
     cases = len(case_baselines())
     assert f"{cases} cases" in page
@@ -76,7 +81,8 @@ def test_it_renders_in_a_headless_browser_with_every_image(report, tmp_path):
     )
     body = re.search(r"<body[^>]*>", dom.stdout)
     assert body, dom.stderr[-2000:]
-    assert 'data-images-loaded="4"' in body.group(0) and 'data-images="4"' in body.group(0)
+    n = len(images_in(report))
+    assert f'data-images-loaded="{n}"' in body.group(0) and f'data-images="{n}"' in body.group(0)
     shot = tmp_path / "shot.png"
     subprocess.run(
         [browser, *flags, "--window-size=1300,2400", f"--screenshot={shot}", url],
@@ -126,3 +132,25 @@ def test_export_puts_the_weights_beside_the_table_named_by_case_id(tmp_path):
     assert Path(first["tf_weights"]).exists()
     with np.load(first["pt_weights"], allow_pickle=False) as archive:
         assert list(archive["w"]) == [0.0, 1.0, 2.0]
+
+
+def test_the_case_table_sorts_in_a_headless_browser(report):
+    """``#sort=<header>`` runs the page's own sorting on load: the gaps come out ascending."""
+    browser = chromium()
+    url = (report / "report.html").as_uri() + "#sort=gap"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu"]
+    dom = subprocess.run(
+        [browser, *flags, "--virtual-time-budget=5000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert 'data-sorted="gap:asc"' in dom.stdout, dom.stderr[-2000:]
+    table = dom.stdout[dom.stdout.index('id="cases"') :].split("</table>")[0]
+    rows = [
+        re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+    column = [cell.strip() for cell in rows[0]].index("gap")
+    gaps = [float(row[column]) for row in rows[1:] if row[column].strip()]
+    assert len(rows) - 1 == len(case_baselines()) and gaps == sorted(gaps)
