@@ -35,6 +35,8 @@ class Profile:
     chance_level: float = 0.99  # the binomial band around chance: both sides in it: uninformative
 
 
+DEFAULT_PROFILE = "smoke"  # the profile every command runs when none is named
+
 # Seeds per framework in `smoke`: see docs/statistics.md for the measured spread, the power this
 # gives the drift test and the time it costs.
 SMOKE_SEEDS = 5
