@@ -40,9 +40,7 @@ def test_throughput_interpolates_in_log_batch_size_and_holds_outside():
     assert throughput(points, 5) == 100.0 and throughput(points, 5000) == 300.0
 
 
-def test_estimate_names_its_hardware_and_never_divides_by_the_published_gpu_hours(
-    tmp_path, capsys
-):
+def test_estimate_names_its_hardware_and_never_divides_by_the_published_gpu_hours(tmp_path, capsys):
     path = _timings(tmp_path, rate_at=((10, 500.0), (1000, 5000.0)))
     assert main(["estimate", "--profile", "full", "--timings", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -59,9 +57,7 @@ def test_estimate_names_its_hardware_and_never_divides_by_the_published_gpu_hour
     assert sum("259" in line for line in lines) == 1
 
 
-def test_estimate_defaults_to_the_default_profile_and_shows_minutes_under_an_hour(
-    tmp_path, capsys
-):
+def test_estimate_defaults_to_the_default_profile_and_shows_minutes_under_an_hour(tmp_path, capsys):
     path = _timings(tmp_path)
     assert main(["estimate", "--timings", str(path)]) == 0
     out = capsys.readouterr().out
