@@ -4,12 +4,16 @@
     crossedwires export --profile smoke [--out F] all baselines of a profile, CSV and Parquet
     crossedwires report --profile smoke           an HTML page with plots, a Markdown summary
     crossedwires regen --profile full --ray [ADDR] regenerate baselines as Ray tasks
-    crossedwires estimate --profile full          device-hours to regenerate, from timings
+    crossedwires estimate --profile full          hours to regenerate, from measured timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
     crossedwires diff [REV] [--format markdown]   baselines moved/flipped since REV (HEAD)
 
 Checking runs through pytest (``pytest difftests``); ``regen`` and ``explain`` train too.
+Every command runs the same default profile (``profiles.DEFAULT_PROFILE``) and finds
+``baselines/`` (and ``docs/timings-cpu.json``) in the project root, as pytest finds its rootdir
+(``harness/project.py``), from any folder below it; a path given on the command line is taken
+from the current folder.
 """
 
 from __future__ import annotations
@@ -21,23 +25,30 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import atomic
-from .errors import BaselineError, HarnessError
+from . import atomic, project
+from .errors import BaselineError, ConfigError, HarnessError
+from .profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
-DEFAULT_BASELINES = Path("baselines")  # relative to the repository root, where commands run
+PACKAGE = "crossedwires"  # the distribution name, for --version
+TIMINGS = "docs/timings-cpu.json"  # the committed timings, relative to the project root
+SHOWN_UNUSED = 3  # unused baselines named in export's note (then "and N more")
 MAX_JOBS = max(1, os.cpu_count() or 1)  # explain --jobs: one torch+TF process per job
 
 
-def load_profile_baselines(root: Path, profile: str) -> list[dict]:
-    """Every case baseline of a profile, validated (numerics checks' records left out: they
-    hold no accuracies); a bad file stops with its name and field."""
+def load_profile_baselines(root: Path, profile: str, leave_out=()) -> list[dict]:
+    """Every case baseline of a profile but the paths in ``leave_out``, validated (numerics
+    checks' records left out: they hold no accuracies); a bad file stops with its name and
+    field."""
     from . import baselines
 
     folder = Path(root) / profile
     create = shlex.join(_regen_args(root, profile))
     records = []
+    leave_out = set(leave_out)
     # <profile>/<arch>/<id>.json: glob follows a linked architecture folder, as the check does
     for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
+        if path in leave_out:
+            continue
         try:
             record = baselines.read(path, at_its_path=True)
         except BaselineError as exc:
@@ -45,17 +56,48 @@ def load_profile_baselines(root: Path, profile: str) -> list[dict]:
         if baselines.kind_of(record) == "case":
             records.append(record)
     if not records:
+        which = f" that a case of the profile produces (left out {len(leave_out)} unused)"
         raise HarnessError(
-            f"no baselines for profile {profile!r} in {folder}; create them with: {create}"
+            f"no baselines{which if leave_out else ''} for profile {profile!r} in {folder}; "
+            f"create them with: {create}"
         )
     return records
 
 
+def unused_note(unused: list[Path], profile: str) -> str:
+    """One line naming the unused baselines a command left out: the count and the first few."""
+    shown = ", ".join(str(p) for p in unused[:SHOWN_UNUSED])
+    more = f" and {len(unused) - SHOWN_UNUSED} more" if len(unused) > SHOWN_UNUSED else ""
+    return (
+        f"note: left out {len(unused)} unused baseline(s) that no case of profile {profile} "
+        f"produces: {shown}{more}"
+    )
+
+
+def from_here(path: Path) -> Path:
+    """``path`` as the current folder reaches it (``baselines``, ``../baselines``): short in a
+    message, and right in a command pasted in the same folder."""
+    return Path(os.path.relpath(path))
+
+
+def default_baselines() -> Path:
+    """The project root's ``baselines/``, as the current folder reaches it."""
+    return from_here(project.default_baselines_dir())
+
+
+def is_default_baselines(root: Path) -> bool:
+    """Whether ``root`` is the folder pytest and every command use when none is given."""
+    return Path(root).resolve() == project.default_baselines_dir().resolve()
+
+
 def _regen_args(root: Path, profile: str) -> list[str]:
     """``pytest difftests`` regenerating a profile into ``root`` (the option only when it is
-    not the default), as a list for ``shlex.join``."""
-    args = ["pytest", "difftests", "--profile", profile, "--regen-baselines"]
-    if Path(root) != DEFAULT_BASELINES:
+    not the default), as a list for ``shlex.join``; ``difftests`` as the current folder reaches
+    the project's (``../difftests`` from ``docs/``)."""
+    difftests = project.project_root() / "difftests"
+    suite = str(from_here(difftests)) if difftests.is_dir() else "difftests"
+    args = ["pytest", suite, "--profile", profile, "--regen-baselines"]
+    if not is_default_baselines(root):
         args.append(f"--baselines-dir={root}")  # one word: a value starting with "-" stays one
     return args
 
@@ -122,8 +164,6 @@ def export_frame(records: list[dict]):
 def cmd_export(args) -> int:
     import shutil
 
-    from .profiles import get_profile
-
     profile = get_profile(args.profile)
     stem = Path(args.out) if args.out else Path(f"crossedwires-{profile.name}")
     if stem.suffix in (".csv", ".parquet"):
@@ -141,7 +181,12 @@ def cmd_export(args) -> int:
         raise HarnessError(f"--out {args.out}: names a folder; give a file name (NAME, NAME.csv)")
     for fmt in formats:
         check_output_file(Path(f"{stem}.{fmt}"), "--out")
-    records = load_profile_baselines(args.baselines_dir, profile.name)
+    # a baseline no case of the profile produces (a renamed case, a removed architecture) is
+    # not a row of the dataset
+    unused = project.unused_baselines(args.baselines_dir, profile.name)
+    records = load_profile_baselines(args.baselines_dir, profile.name, leave_out=unused)
+    if unused:
+        print(unused_note(unused, profile.name), file=sys.stderr)
     frame = export_frame(records)
     if args.weights:
         frame, copies = _weights_beside(
@@ -198,7 +243,6 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path, root
 
 def cmd_regen(args) -> int:
     from .cases import get_case_set
-    from .profiles import get_profile
     from .regen import regen, select
 
     profile = get_profile(args.profile)
@@ -228,7 +272,7 @@ def cmd_regen(args) -> int:
         again += [f"-k={text}" for text in args.k or []]
         if args.ray not in (None, "local"):
             again.append(f"--ray={args.ray}")
-        if Path(args.baselines_dir) != DEFAULT_BASELINES:
+        if not is_default_baselines(args.baselines_dir):
             again.append(f"--baselines-dir={args.baselines_dir}")
         if args.data_dir:
             again.append(f"--data-dir={args.data_dir}")
@@ -238,7 +282,6 @@ def cmd_regen(args) -> int:
 
 def cmd_report(args) -> int:
     from .htmlreport import write_report
-    from .profiles import get_profile
 
     profile = get_profile(args.profile)
     out = Path(args.out or f"report-{profile.name}")
@@ -251,7 +294,6 @@ def cmd_report(args) -> int:
 
 def cmd_cases(args) -> int:
     from .cases import get_case_set
-    from .profiles import get_profile
 
     for case in get_case_set(get_profile(args.profile).case_set):
         print(case.case_id)
@@ -262,8 +304,7 @@ def cmd_estimate(args) -> int:
     import pandas as pd
 
     from .cases import get_case_set
-    from .estimate import PUBLISHED_GPU_HOURS, estimate, load_timings
-    from .profiles import get_profile
+    from .estimate import estimate, format_hours, load_timings, published_context
 
     profile = get_profile(args.profile)
     cases = get_case_set(profile.case_set)
@@ -272,23 +313,20 @@ def cmd_estimate(args) -> int:
     frame = pd.Series(hours).rename_axis(["framework", "arch"]).unstack("framework")
     frame["both"] = frame.sum(axis=1)
     total = float(frame["both"].sum())
+    print(f"hardware: {device} (the timings in {args.timings} were measured there)")
     print(
         f"{len(cases)} cases of profile {profile.name}, each trained in both frameworks, "
-        f"on {device} (from {args.timings}):"
+        "projected on that hardware:"
     )
-    print(frame.to_string(float_format=lambda v: f"{v:,.1f} h"))
-    print(
-        f"total: {total:,.1f} device-hours; the published runs: {PUBLISHED_GPU_HOURS} GPU-hours "
-        f"(ratio {total / PUBLISHED_GPU_HOURS:.2f})"
-    )
+    print(frame.to_string(float_format=format_hours))
+    print(f"total: {format_hours(total)} on {device}")
+    print(published_context())
     return 0
 
 
 def cmd_explain(args) -> int:
     from .cases import find_case, parse_case_id
-    from .errors import ConfigError
-    from .explain import default_jobs, explain, format_table
-    from .profiles import get_profile
+    from .explain import default_jobs, explain, format_table, zoo_note
 
     profile = get_profile(args.profile)
     try:
@@ -298,12 +336,6 @@ def cmd_explain(args) -> int:
             case = parse_case_id(args.case_id)  # any well-formed id is a case to explain
         except ConfigError as exc:
             raise ConfigError(f"{exc}; known cases: crossedwires cases --profile NAME") from None
-    if case.arch_source != "mirror":
-        print(
-            f"note: {case.case_id} is a zoo case; explain trains its mirror counterpart (the "
-            "same hyperparameters on structurally identical models)",
-            file=sys.stderr,
-        )
     if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
         raise ConfigError(
             f"--jobs {args.jobs}: give 1 to {MAX_JOBS} worker processes (each holds PyTorch and "
@@ -313,6 +345,9 @@ def cmd_explain(args) -> int:
         check_output_file(Path(args.out), "--out")
     check_data_dir(args.data_dir)
     jobs = args.jobs or default_jobs(profile)
+    note = zoo_note(case)
+    if note:  # before any training, after every check of the command line
+        print(note, file=sys.stderr, flush=True)
     report = explain(case, profile, args.data_dir, jobs=jobs, progress=not args.no_progress)
     text = json.dumps(report, indent=2, sort_keys=True) if args.json else format_table(report)
     if args.out:
@@ -353,17 +388,94 @@ def cmd_knobs(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossedwires", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+class UsageError(HarnessError):
+    """A command line argparse refused: one line, with where the help is."""
 
-    export = sub.add_parser("export", help="all baselines of a profile as CSV and Parquet")
-    export.add_argument("--profile", default="smoke")
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the harness's one-line errors (``crossedwires: error: ...``, no usage
+    block): the option, the value, the fix and the help page that lists the rest."""
+
+    def error(self, message):
+        raise UsageError(f"{message}; see: {self.prog} --help")
+
+
+def package_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "(not installed: run from a source checkout)"
+
+
+def _profile_name(value: str) -> str:
+    """--profile's type: a profile's name, or the message naming the valid ones."""
+    try:
+        return get_profile(value).name
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_profile(parser, what: str) -> None:
+    parser.add_argument(
+        "--profile",
+        type=_profile_name,
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help=f"{what}: where and how big (smoke: CPU, embedded data, minutes; full: CUDA, "
+        "CIFAR-10, the paper's epochs; tiny: the smallest, for tests) (default: %(default)s)",
+    )
+
+
+def _add_baselines_dir(parser, what: str) -> None:
+    parser.add_argument(
+        "--baselines-dir",
+        type=Path,
+        default=default_baselines(),
+        metavar="DIR",
+        help=f"folder {what}, holding <profile>/<arch>/<case-id>.json (default: %(default)s, "
+        "the project root's baselines/, found as pytest finds its rootdir; a path given here is "
+        "taken from the current folder)",
+    )
+
+
+def _add_no_progress(parser) -> None:
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr (for logs and CI)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    summary, _, listing = __doc__.partition("\n\n")
+    parser = _Parser(
+        prog="crossedwires",
+        description=summary,
+        epilog=listing.strip().replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description)
+
+    export = command(
+        "export",
+        "all baselines of a profile as CSV and Parquet",
+        "Write the baselines of a profile as one table, a row per case: the published "
+        "CrossedWires dataset's columns first, then the verdict, versions and device. A baseline "
+        "that no case of the profile produces (a renamed case, a removed architecture) is left "
+        "out and named on stderr.",
+    )
+    _add_profile(export, "the profile to export")
     export.add_argument(
         "--out",
-        help="F.csv or F.parquet for one format, F for both (default: crossedwires-<profile>)",
+        metavar="NAME",
+        help="NAME.csv or NAME.parquet for one format, NAME for both (default: "
+        "crossedwires-<profile> in the current folder)",
     )
-    export.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    _add_baselines_dir(export, "to read the baselines from")
     export.add_argument(
         "--weights",
         metavar="DIR",
@@ -372,10 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(func=cmd_export)
 
-    rg = sub.add_parser(
-        "regen", help="regenerate a profile's baselines as Ray tasks (local Ray or a cluster)"
+    rg = command(
+        "regen",
+        "regenerate a profile's baselines as Ray tasks (local Ray or a cluster)",
+        "Train every case of a profile (or those -k selects) in both frameworks as Ray tasks and "
+        "write their baselines, as pytest difftests --regen-baselines does. A case that fails "
+        "keeps its old baseline; --resume retrains only what is missing.",
     )
-    rg.add_argument("--profile", default="smoke")
+    _add_profile(rg, "the profile to regenerate")
     rg.add_argument(
         "--ray",
         nargs="?",
@@ -389,40 +505,57 @@ def build_parser() -> argparse.ArgumentParser:
         "-k", action="append", metavar="TEXT", help="only cases whose id contains TEXT (repeatable)"
     )
     rg.add_argument("--resume", action="store_true", help="keep baselines this environment wrote")
-    rg.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    _add_baselines_dir(rg, "to write the baselines into")
     rg.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
     rg.add_argument("--download", action="store_true", help="download CIFAR-10 where missing")
-    rg.add_argument("--no-progress", action="store_true")
+    _add_no_progress(rg)
     rg.set_defaults(func=cmd_regen)
 
-    rep = sub.add_parser("report", help="an HTML page with plots and a Markdown summary")
-    rep.add_argument("--profile", default="smoke")
-    rep.add_argument("--out", help="folder to write into (default: report-<profile>)")
-    rep.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
-    rep.add_argument("--no-progress", action="store_true")
+    rep = command(
+        "report",
+        "an HTML page with plots and a Markdown summary",
+        "Write a self-contained HTML page (plots embedded, nothing fetched) and a Markdown "
+        "summary of a profile's baselines: accuracies, gaps, verdicts, failures.",
+    )
+    _add_profile(rep, "the profile to report on")
+    rep.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to write into (default: report-<profile> in the current folder)",
+    )
+    _add_baselines_dir(rep, "to read the baselines from")
+    _add_no_progress(rep)
     rep.set_defaults(func=cmd_report)
 
-    est = sub.add_parser(
-        "estimate", help="device-hours to regenerate a profile's cases, from measured timings"
+    est = command(
+        "estimate",
+        "hours to regenerate a profile's cases, from measured timings",
+        "Project how long training a profile's cases in both frameworks takes, from training "
+        "throughput measured by benchmarks/overhead.py on one machine: the hours hold for that "
+        "hardware, which the output names.",
     )
-    est.add_argument("--profile", default="full")
+    _add_profile(est, "the profile to estimate")
     est.add_argument(
         "--timings",
         type=Path,
-        default=Path("docs/timings-cpu.json"),
-        help="JSON from benchmarks/overhead.py --json (default: docs/timings-cpu.json)",
+        default=from_here(project.project_root() / TIMINGS),
+        metavar="FILE",
+        help="JSON from benchmarks/overhead.py --json: the throughput and the hardware it was "
+        f"measured on (default: %(default)s, the project root's {TIMINGS})",
     )
     est.set_defaults(func=cmd_estimate)
 
-    exp = sub.add_parser(
+    exp = command(
         "explain",
-        help="train a mirror case native, aligned and with each knob moved alone: which "
-        "framework default carries the accuracy gap",
+        "which framework default carries a case's accuracy gap",
+        "Train a mirror case native, aligned and with each knob moved alone, and print how much "
+        "of the accuracy gap each framework default carries. A zoo case id runs its mirror "
+        "counterpart (said before training starts). Trains: minutes on the smoke profile.",
     )
     exp.add_argument("case_id", metavar="CASE-ID", help="e.g. from: crossedwires cases")
-    exp.add_argument("--profile", default="smoke", help="where and how big (default: smoke)")
+    _add_profile(exp, "the profile to train under")
     exp.add_argument("--json", action="store_true", help="the numbers as JSON, not a table")
-    exp.add_argument("--out", help="write the table (or JSON) to this file")
+    exp.add_argument("--out", metavar="FILE", help="write the table (or JSON) to this file")
     exp.add_argument(
         "--jobs",
         type=int,
@@ -430,34 +563,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: the cores over the profile's threads; 1 on CUDA)",
     )
     exp.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
-    exp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_no_progress(exp)
     exp.set_defaults(func=cmd_explain)
 
-    df = sub.add_parser(
-        "diff", help="what moved in the baselines since a git revision: results, verdict flips"
+    df = command(
+        "diff",
+        "what moved in the baselines since a git revision: results, flips, environment",
+        "Compare the baselines in the working tree with those at a git revision: per case, "
+        "which results moved and by how much, which verdicts flipped, and what changed in the "
+        "environment (versions and platform, per framework). --format markdown gives a "
+        "pull-request comment.",
     )
-    df.add_argument("rev", nargs="?", default="HEAD", help="git revision (default: HEAD)")
-    df.add_argument("--format", choices=("text", "markdown"), default="text")
-    df.add_argument("--baselines-dir", type=Path, default=DEFAULT_BASELINES)
+    df.add_argument("rev", nargs="?", default="HEAD", help="git revision (default: %(default)s)")
+    df.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="plain text or a Markdown table (default: %(default)s)",
+    )
+    _add_baselines_dir(df, "to compare")
     df.add_argument(
         "--exit-code", action="store_true", help="exit 1 when anything changed (for CI)"
     )
     df.set_defaults(func=cmd_diff)
 
-    kn = sub.add_parser("knobs", help="the known default differences between the frameworks")
-    kn.add_argument("--format", choices=("text", "markdown"), default="text")
+    kn = command(
+        "knobs",
+        "the known default differences between the frameworks",
+        "List the knobs: each documented default difference between PyTorch and TensorFlow, "
+        "with both defaults, the aligned value and the source (harness/knobs.py).",
+    )
+    kn.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="plain text or a Markdown table (default: %(default)s)",
+    )
     kn.set_defaults(func=cmd_knobs)
 
-    cases = sub.add_parser("cases", help="list the case ids of a profile's case set")
-    cases.add_argument("--profile", default="smoke")
+    cases = command(
+        "cases",
+        "list the case ids of a profile's case set",
+        "Print the id of every case of a profile's case set, one a line (for -k, explain, grep).",
+    )
+    _add_profile(cases, "the profile whose cases to list")
     cases.set_defaults(func=cmd_cases)
     return parser
 
 
+TRAINING_COMMANDS = ("explain", "regen")  # they import TensorFlow and show a progress bar
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+        if args.command in TRAINING_COMMANDS:
+            from .logs import quiet_framework_logs
+
+            quiet_framework_logs()  # before TensorFlow is imported; workers inherit it
         return args.func(args)
+    except SystemExit as exc:  # --help, --version: printed; argparse's status
+        return exc.code if isinstance(exc.code, int) else 0
     except HarnessError as exc:
         print(f"crossedwires: error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ pull-request comment needs (``--format markdown``).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -113,16 +114,52 @@ def _id(record: dict) -> str:
     return record["check"]["id"] if record.get("kind") == "numerics" else record["case"]["id"]
 
 
-def _environment_change(then: dict | None, now: dict | None) -> str | None:
-    """What differs between the two records' environments (versions, platform), or None."""
-    from .environment import change, describe_change
+def _shown(value) -> str:
+    if value is None:
+        return "none"
+    return value if isinstance(value, str) else json.dumps(value)
 
+
+def environment_groups(then: dict, now: dict) -> list[tuple[str, list[str]]]:
+    """What differs between two environment blocks, grouped for a reader: per framework its
+    versions (``tensorflow``: ``keras 3.15.1 -> 3.16.0``) and its platform fields
+    (``tensorflow platform``: device, device name, kernels), the versions both share
+    (``common``: python, numpy) and the CPU (``platform``); each field ``name then -> now``.
+    Versions and platform stay apart: a platform change is never shown as a version change."""
+    from .environment import differences
+
+    delta = differences(then, now, FRAMEWORKS)
+    groups: dict[str, list[str]] = {}
+    for what, fields in delta.items():
+        for key, a, b in fields:
+            head, _, rest = key.partition(".")
+            if what == "platform":
+                group = "platform" if head == "cpu" else f"{head} platform"
+            else:
+                group = head if head in FRAMEWORKS else "common"
+                rest = rest or head
+            groups.setdefault(group, []).append(f"{rest} {_shown(a)} -> {_shown(b)}")
+    order = [*FRAMEWORKS, "common", *(f"{fw} platform" for fw in FRAMEWORKS), "platform"]
+    return [(g, groups[g]) for g in order if g in groups]
+
+
+def _environment_change(then: dict | None, now: dict | None) -> list[tuple[str, list[str]]]:
+    """The environment groups that changed between the two records (empty when none did)."""
     if then is None or now is None or then.get("environment") == now.get("environment"):
-        return None
-    delta = change(then.get("environment") or {}, now.get("environment") or {}, FRAMEWORKS)
-    if not (delta["versions"] or delta["platform"]):
-        return None
-    return describe_change(delta).removeprefix("since the baseline: ")
+        return []
+    return environment_groups(then.get("environment") or {}, now.get("environment") or {})
+
+
+def describe_environment(groups: list[tuple[str, list[str]]]) -> str:
+    """``tensorflow: tensorflow 2.21.0 -> 2.22.0, keras 3.15.1 -> 3.16.0; platform: ...``"""
+    return "; ".join(f"{group}: {', '.join(fields)}" for group, fields in groups)
+
+
+def changed_fields(groups: list[tuple[str, list[str]]]) -> str:
+    """The names alone: ``tensorflow: tensorflow, keras; platform: cpu_model``."""
+    return "; ".join(
+        f"{group}: {', '.join(f.split(' ', 1)[0] for f in fields)}" for group, fields in groups
+    )
 
 
 def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
@@ -199,7 +236,7 @@ def format_text(rows: list[dict], rev: str) -> str:
         moves = "; ".join(f"{SHORT[fw]} {_move(m)}" for fw, m in r["moves"].items())
         lines.append(f"  {r['status']:<8} {r['case']}: verdict {_verdict(r)}; {moves}")
         if r["environment"]:
-            lines.append(f"           environment: {r['environment']}")
+            lines.append(f"           environment: {describe_environment(r['environment'])}")
     return "\n".join(lines)
 
 
@@ -215,12 +252,19 @@ def format_markdown(rows: list[dict], rev: str) -> str:
             verdict = _verdict(r)
             if r["flipped"]:
                 verdict = f"**{verdict}**"
+            status = r["status"]
+            if status == "environment only":  # the fields by name; their values below
+                status = f"{status} ({changed_fields(r['environment'])})"
             lines.append(
-                f"| `{r['case']}` | {r['status']} | {verdict} | {_move(r['moves']['pytorch'])} "
+                f"| `{r['case']}` | {status} | {verdict} | {_move(r['moves']['pytorch'])} "
                 f"| {_move(r['moves']['tensorflow'])} |"
             )
-        changes = sorted({r["environment"] for r in rows if r["environment"]})
-        if changes:
+        cases_of: dict[str, int] = {}
+        for r in rows:
+            if r["environment"]:
+                text = describe_environment(r["environment"])
+                cases_of[text] = cases_of.get(text, 0) + 1
+        if cases_of:
             lines += ["", "Environment, then -> now:"]
-            lines += [f"- {c}" for c in changes]
+            lines += [f"- {text} ({n} case(s))" for text, n in sorted(cases_of.items())]
     return "\n".join(lines)

@@ -106,27 +106,35 @@ def _flat(prefix: str, value) -> dict[str, object]:
     return {prefix: value}
 
 
-def _changes(then: dict, now: dict) -> list[str]:
+def _differences(then: dict, now: dict) -> list[tuple[str, object, object]]:
     a, b = _flat("", then), _flat("", now)
-    return [
-        f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
-    ]
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def differences(then: dict, now: dict, frameworks) -> dict[str, list[tuple[str, object, object]]]:
+    """{"versions": [...], "platform": [...]}: each field that differs between two records'
+    environment blocks, as ``(field, then, now)``; a field is dotted, its first part ``cpu``
+    (the CPU), a framework, or (versions) ``python``/``numpy``. A missing field is None."""
+    versions = _differences(
+        {k: then.get(k) for k in VERSION_KEYS}, {k: now.get(k) for k in VERSION_KEYS}
+    )
+    platform = _differences({"cpu": then.get("platform") or {}}, {"cpu": now.get("platform") or {}})
+    for fw in frameworks:
+        a, b = then.get(fw) or {}, now.get(fw) or {}  # null: a framework a check did not run
+        versions += _differences({fw: a.get("versions") or {}}, {fw: b.get("versions") or {}})
+        platform += _differences(
+            {fw: {k: a.get(k) for k in PLATFORM_KEYS}}, {fw: {k: b.get(k) for k in PLATFORM_KEYS}}
+        )
+    return {"versions": versions, "platform": platform}
 
 
 def change(then: dict, now: dict, frameworks) -> dict[str, list[str]]:
     """{"versions": [...], "platform": [...]}: each field that differs between two records'
     environment blocks, as ``field then -> now``."""
-    versions = _changes(
-        {k: then.get(k) for k in VERSION_KEYS}, {k: now.get(k) for k in VERSION_KEYS}
-    )
-    platform = _changes({"cpu": then.get("platform") or {}}, {"cpu": now.get("platform") or {}})
-    for fw in frameworks:
-        a, b = then.get(fw) or {}, now.get(fw) or {}  # null: a framework a check did not run
-        versions += _changes({fw: a.get("versions") or {}}, {fw: b.get("versions") or {}})
-        platform += _changes(
-            {fw: {k: a.get(k) for k in PLATFORM_KEYS}}, {fw: {k: b.get(k) for k in PLATFORM_KEYS}}
-        )
-    return {"versions": versions, "platform": platform}
+    return {
+        what: [f"{k} {a!r} -> {b!r}" for k, a, b in fields]
+        for what, fields in differences(then, now, frameworks).items()
+    }
 
 
 def describe_change(delta: dict[str, list[str]]) -> str:

@@ -5,7 +5,10 @@ per framework, architecture and batch size, on one device). For each case and fr
 ``epochs * train_images / throughput(arch, batch_size) + test_images / (3 * throughput)``
 (evaluation is a forward pass, about a third of a training step). Throughput at a batch size
 that was not measured is interpolated linearly in log(batch size) between measured ones, and
-held constant outside them. Sums are device-hours, set beside the published runs' 259 hours.
+held constant outside them. Sums are hours on the hardware the timings were measured on (the
+file's ``device``: a CPU model, at the thread count the benchmark ran with, or a GPU); the
+published runs' 259 GPU-hours are shown as context on a line of their own, never divided into
+them: hours on different devices do not compare.
 """
 
 from __future__ import annotations
@@ -61,6 +64,19 @@ def load_timings(path: Path) -> tuple[str, dict]:
 
 
 MAX_TIMINGS_BYTES = 2**20  # a timings file is a few kB
+
+
+def format_hours(hours: float) -> str:
+    """``1,721.6 h``; under an hour in minutes (``4.2 min``), so a small profile is not 0.0."""
+    return f"{hours:,.1f} h" if hours >= 1 else f"{hours * 60:,.1f} min"
+
+
+def published_context() -> str:
+    """The published runs' hours, labelled as another device's: context, not a comparison."""
+    return (
+        f"for context only: the published runs took about {PUBLISHED_GPU_HOURS} GPU-hours on "
+        "GPUs, a different device: not comparable with hours projected on other hardware"
+    )
 
 
 def _make_one(path) -> str:

@@ -66,6 +66,28 @@ def plan(device: str) -> tuple[list[dict], list[str]]:
     return configs, skipped
 
 
+def mirror_of(case: Case) -> Case:
+    """The case explain trains for ``case``: itself when it is a mirror case; for a zoo case,
+    its mirror counterpart (the same hyperparameters on structurally identical models, mode
+    native). Knobs such as the initial weights can be set equal only on mirror models: the two
+    zoo models have different layers, so no weights carry across."""
+    if case.arch_source == "mirror":
+        return case
+    return replace(case, arch_source="mirror", mode="native")
+
+
+def zoo_note(case: Case) -> str | None:
+    """The line a command prints before it trains a zoo case's mirror counterpart, or None."""
+    runs = mirror_of(case)
+    if runs == case:
+        return None
+    return (
+        f"note: {case.case_id} is a zoo case (each framework's own published model, no weights "
+        f"carry across); explain runs {runs.case_id} instead: the same hyperparameters on "
+        "structurally identical models"
+    )
+
+
 def _key(framework: str, setting: dict) -> str:
     return framework + json.dumps(setting[framework], sort_keys=True)
 
@@ -79,9 +101,12 @@ def _prepare(profile: Profile, data_dir: str | None) -> None:
     """Once per process: threads and device from the profile, the data loaded."""
     if _WORKER.get("profile") == profile:
         return
-    # Workers report failures as Python exceptions; TF's C++ log lines (tf.data's harmless
-    # "NodeDef mentions attribute ..." on every fit) would only break up the progress bar.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Workers report failures as Python exceptions; TF's log lines (its start-up notices,
+    # tf.data's harmless "NodeDef mentions attribute ..." on every fit) would only break up the
+    # progress bar.
+    from .logs import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from .data import load_dataset
     from .runner import environment
 
@@ -118,8 +143,7 @@ def explain(
     progress: bool = True,
 ) -> dict:
     """Run the plan for ``case`` under ``profile``; the table's numbers as a dict."""
-    if case.arch_source != "mirror":
-        case = replace(case, arch_source="mirror", mode="native")
+    case = mirror_of(case)
     configs, skipped = plan(_device(profile))
     todo = {}
     for config in configs:

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASE = "resnet50-adam-lr0.00349-bs10-ep1-eps0.61"  # make_record's case: smoke/resnet50/CASE.json
 MIRROR = "resnet50-mirror-aligned-adam-lr0.00349-bs10-ep1-eps0.61"  # make_seeded_record's
 SMOKE_MIRROR = "resnet50-mirror-aligned-adam-lr0.0623-bs10-ep1-eps0.952"  # a smoke case
+SMOKE_ZOO = "resnet50-adam-lr0.0279-bs10-ep1-eps0.376"  # a smoke case: export keeps its row
 
 
 def valid_text(record: dict | None = None) -> str:
@@ -359,8 +360,9 @@ def test_resume_does_not_keep_a_record_under_another_name(tmp_path):
 
 
 def test_export_refuses_a_record_under_another_name_rather_than_duplicating_it(tmp_path, capsys):
-    put_text(tmp_path, valid_text())
-    put_text(tmp_path, valid_text(), case_id="resnet50-adam-lr0.1-bs10-ep1-eps0.61")
+    text = valid_text(make_record(case_id=SMOKE_ZOO))
+    put_text(tmp_path, text, case_id=SMOKE_ZOO)
+    put_text(tmp_path, text, case_id="resnet50-mirror-adam-lr0.0623-bs10-ep1-eps0.952")
     assert main(["export", "--baselines-dir", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "field case.id: the record says" in err and "regenerate it with: " in err
@@ -550,8 +552,8 @@ def test_a_weights_write_that_fails_mid_run_stops_the_case_instead_of_recording_
 
 
 def committed_copy(tmp_path) -> Path:
-    """A baselines folder holding one valid case record (and nothing else)."""
-    put_text(tmp_path / "b", valid_text())
+    """A baselines folder holding one valid record of a smoke case (and nothing else)."""
+    put_text(tmp_path / "b", valid_text(make_record(case_id=SMOKE_ZOO)), case_id=SMOKE_ZOO)
     return tmp_path / "b"
 
 
@@ -822,8 +824,8 @@ def test_export_weights_refuses_a_symlink(tmp_path, capsys):
     weights = tmp_path / "w"
     folder = weights / "smoke" / "resnet50"
     folder.mkdir(parents=True)
-    (folder / f"{CASE}.pytorch.npz").symlink_to("/etc/shadow")
-    (folder / f"{CASE}.tensorflow.npz").write_bytes(b"")
+    (folder / f"{SMOKE_ZOO}.pytorch.npz").symlink_to("/etc/shadow")
+    (folder / f"{SMOKE_ZOO}.tensorflow.npz").write_bytes(b"")
     args = ["export", "--baselines-dir", str(b), "--weights", str(weights), "--out", f"{b}/e"]
     assert main(args) == 2
     assert "is a link or not a regular file" in capsys.readouterr().err

@@ -91,7 +91,7 @@ def test_export_without_baselines_says_how_to_make_them(tmp_path, capsys):
 
 
 def test_export_with_a_broken_baseline_names_it_and_writes_nothing(tmp_path, capsys):
-    bad = tmp_path / "smoke" / "vgg16" / "x.json"
+    bad = tmp_path / "smoke" / "resnet50" / "resnet50-adam-lr0.0279-bs10-ep1-eps0.376.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("{")
     out = tmp_path / "out.csv"
@@ -104,5 +104,6 @@ def test_export_with_a_broken_baseline_names_it_and_writes_nothing(tmp_path, cap
 def test_export_with_an_unknown_profile_lists_the_valid_ones(capsys):
     assert main(["export", "--profile", "paper"]) == 2
     assert capsys.readouterr().err == (
-        "crossedwires: error: unknown profile 'paper': valid profiles are full, smoke, tiny\n"
+        "crossedwires: error: argument --profile: unknown profile 'paper': valid profiles are "
+        "full, smoke, tiny; see: crossedwires export --help\n"
     )

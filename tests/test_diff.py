@@ -180,10 +180,8 @@ def test_every_status_in_its_order_with_exact_text_and_markdown():
     by_path = {r["path"]: r for r in rows}
     assert by_path["h-numerics.json"]["case"] == "resnet50-zoo-numerics"
     assert by_path["a-new.json"]["size"] == 0.0 and by_path["f-gone.json"]["size"] == 0.0
-    assert by_path["d-env.json"]["environment"] == (
-        "versions changed: pytorch.torch '2.14.1' -> '2.15.0', platform unchanged"
-    )
-    assert [r["environment"] for r in rows if r["path"] != "d-env.json"] == [None] * 7
+    assert by_path["d-env.json"]["environment"] == [("pytorch", ["torch 2.14.1 -> 2.15.0"])]
+    assert [r["environment"] for r in rows if r["path"] != "d-env.json"] == [[]] * 7
     case = base["case"]["id"]
     text = diff.format_text(rows, "main")
     assert text == "\n".join(
@@ -200,8 +198,7 @@ def test_every_status_in_its_order_with_exact_text_and_markdown():
             f"  removed  {case}: verdict mismatch; PyTorch 0.7000 -> -; TF 0.1000 -> -",
             f"  environment only {case}: verdict mismatch; PyTorch 0.7000 -> 0.7000 (+0.0000); "
             "TF 0.1000 -> 0.1000 (+0.0000)",
-            "           environment: versions changed: pytorch.torch '2.14.1' -> '2.15.0', "
-            "platform unchanged",
+            "           environment: pytorch: torch 2.14.1 -> 2.15.0",
             f"  other fields {case}: verdict mismatch; PyTorch 0.7000 -> 0.7000 (+0.0000); "
             "TF 0.1000 -> 0.1000 (+0.0000)",
             "  other fields resnet50-zoo-numerics: verdict -; PyTorch - -> -; TF - -> -",
@@ -222,14 +219,15 @@ def test_every_status_in_its_order_with_exact_text_and_markdown():
             "0.1000 -> 0.1000 (+0.0000) |",
             f"| `{case}` | added | agree | - -> 0.7000 | - -> 0.7000 |",
             f"| `{case}` | removed | mismatch | 0.7000 -> - | 0.1000 -> - |",
-            f"| `{case}` | environment only | mismatch | 0.7000 -> 0.7000 (+0.0000) | "
+            f"| `{case}` | environment only (pytorch: torch) | mismatch | 0.7000 -> 0.7000 "
+            "(+0.0000) | "
             "0.1000 -> 0.1000 (+0.0000) |",
             f"| `{case}` | other fields | mismatch | 0.7000 -> 0.7000 (+0.0000) | "
             "0.1000 -> 0.1000 (+0.0000) |",
             "| `resnet50-zoo-numerics` | other fields | - | - -> - | - -> - |",
             "",
             "Environment, then -> now:",
-            "- versions changed: pytorch.torch '2.14.1' -> '2.15.0', platform unchanged",
+            "- pytorch: torch 2.14.1 -> 2.15.0 (1 case(s))",
         ]
     )
 
@@ -266,8 +264,9 @@ def test_a_platform_change_alone_is_named_as_one():
     now["environment"]["platform"]["cpu_model"] = "another cpu"
     (row,) = diff.compare_trees({"a": then}, {"a": now})
     assert row["status"] == "environment only"
-    assert row["environment"] == (
-        "versions unchanged, platform changed: cpu.cpu_model 'test cpu' -> 'another cpu'"
+    assert row["environment"] == [("platform", ["cpu_model test cpu -> another cpu"])]
+    assert diff.format_text([row], "HEAD").splitlines()[-1] == (
+        "           environment: platform: cpu_model test cpu -> another cpu"
     )
 
 
@@ -440,3 +439,89 @@ def test_a_baselines_folder_that_is_the_repository_itself(tmp_path):
     assert [(r["path"], r["verdict_then"], r["verdict_now"]) for r in rows] == [
         (key, "mismatch", "agree")
     ]
+
+
+# --- what changed in the environment, per framework (issue 14) ---------------------------------
+
+
+def test_an_upgrade_that_flips_a_verdict_shows_the_flip_and_the_versions(repo):
+    """The issue's case: a baseline regenerated under TensorFlow 2.22.0 whose verdict flipped."""
+    newer = {"tensorflow": {"tensorflow": "2.22.0", "keras": "3.16.0"}}
+    put(repo, "flip", make_record(14, 13, case_id=IDS["flip"], versions=newer))
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "harness.cli", "diff", *args, "--baselines-dir", str(repo)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    text = run()
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    at = lines.index(
+        f"  changed  {IDS['flip']}: verdict mismatch -> agree; PyTorch 0.7000 -> 0.7000 (+0.0000); "
+        "TF 0.1000 -> 0.6500 (+0.5500)"
+    )
+    assert lines[at + 1] == (
+        "           environment: tensorflow: keras 3.15.1 -> 3.16.0, tensorflow 2.21.0 -> 2.22.0"
+    )
+    assert sum("environment:" in line for line in lines) == 1  # the other rows kept 2.21.0
+    md = run("--format", "markdown")
+    assert md.returncode == 0, md.stderr
+    assert f"| `{IDS['flip']}` | changed | **mismatch -> agree** |" in md.stdout
+    assert md.stdout.rstrip().endswith(
+        "Environment, then -> now:\n"
+        "- tensorflow: keras 3.15.1 -> 3.16.0, tensorflow 2.21.0 -> 2.22.0 (1 case(s))"
+    )
+
+
+def test_environment_groups_keep_frameworks_common_versions_and_platform_apart():
+    then = make_record(14, 2)["environment"]
+    now = copy.deepcopy(then)
+    now["numpy"] = "2.5.0"
+    now["pytorch"]["versions"]["cuda"] = "12.8"  # a field that appears
+    now["tensorflow"]["versions"]["tensorflow"] = "2.22.0"
+    now["tensorflow"]["device_name"] = "NVIDIA H200"
+    now["tensorflow"]["kernels"]["onednn_isa"] = "AVX2"
+    now["platform"]["cpu_model"] = "another cpu"
+    now["pytorch"]["intra_op_threads"] = 4  # configuration: neither a version nor the platform
+    groups = diff.environment_groups(then, now)
+    assert groups == [
+        ("pytorch", ["cuda none -> 12.8"]),
+        ("tensorflow", ["tensorflow 2.21.0 -> 2.22.0"]),
+        ("common", ["numpy 2.4.6 -> 2.5.0"]),
+        (
+            "tensorflow platform",
+            ["device_name test cpu -> NVIDIA H200", "kernels.onednn_isa AVX512_CORE -> AVX2"],
+        ),
+        ("platform", ["cpu_model test cpu -> another cpu"]),
+    ]
+    assert diff.changed_fields(groups) == (
+        "pytorch: cuda; tensorflow: tensorflow; common: numpy; tensorflow platform: device_name, "
+        "kernels.onednn_isa; platform: cpu_model"
+    )
+    assert diff.environment_groups(then, copy.deepcopy(then)) == []
+
+
+def test_an_environment_only_row_names_its_fields_in_text_and_markdown():
+    then = make_record(14, 2)
+    now = copy.deepcopy(
+        make_record(14, 2, versions={"tensorflow": {"tensorflow": "2.22.0", "keras": "3.15.1"}})
+    )  # a copy: the record shares conftest's PLATFORM
+    now["environment"]["platform"]["onednn_isa"] = "AVX2"
+    rows = diff.compare_trees({"a": then}, {"a": now})
+    assert rows[0]["status"] == "environment only"
+    text = diff.format_text(rows, "HEAD")
+    assert text.splitlines()[-1] == (
+        "           environment: tensorflow: tensorflow 2.21.0 -> 2.22.0; platform: onednn_isa "
+        "AVX512_CORE -> AVX2"
+    )
+    md = diff.format_markdown(rows, "HEAD")
+    assert "| environment only (tensorflow: tensorflow; platform: onednn_isa) | mismatch |" in md
+    assert md.endswith(
+        "- tensorflow: tensorflow 2.21.0 -> 2.22.0; platform: onednn_isa AVX512_CORE -> AVX2 "
+        "(1 case(s))"
+    )

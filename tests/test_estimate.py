@@ -9,7 +9,7 @@ import pytest
 from harness.cases import Case
 from harness.cli import main
 from harness.errors import ConfigError
-from harness.estimate import estimate, load_timings, throughput
+from harness.estimate import estimate, format_hours, load_timings, throughput
 from harness.profiles import get_profile
 
 
@@ -40,14 +40,29 @@ def test_throughput_interpolates_in_log_batch_size_and_holds_outside():
     assert throughput(points, 5) == 100.0 and throughput(points, 5000) == 300.0
 
 
-def test_estimate_command_prints_the_published_hours_beside(tmp_path, capsys):
+def test_estimate_names_its_hardware_and_never_divides_by_the_published_gpu_hours(tmp_path, capsys):
     path = _timings(tmp_path, rate_at=((10, 500.0), (1000, 5000.0)))
     assert main(["estimate", "--profile", "full", "--timings", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(
-        f"1200 cases of profile full, each trained in both frameworks, on test gpu (from {path}):"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
+        f"hardware: test gpu (the timings in {path} were measured there)",
+        "1200 cases of profile full, each trained in both frameworks, projected on that hardware:",
+    ]
+    assert lines[-2].startswith("total: ") and lines[-2].endswith(" h on test gpu")
+    assert lines[-1] == (
+        "for context only: the published runs took about 259 GPU-hours on GPUs, a different "
+        "device: not comparable with hours projected on other hardware"
     )
-    assert "the published runs: 259 GPU-hours" in out
+    assert not any("ratio" in line for line in lines)
+    assert sum("259" in line for line in lines) == 1
+
+
+def test_estimate_defaults_to_the_default_profile_and_shows_minutes_under_an_hour(tmp_path, capsys):
+    path = _timings(tmp_path)
+    assert main(["estimate", "--timings", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "7 cases of profile smoke" in out and " min on test gpu" in out
+    assert format_hours(0.5) == "30.0 min" and format_hours(1234.56) == "1,234.6 h"
 
 
 def test_a_bad_timings_file_is_named(tmp_path):
