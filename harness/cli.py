@@ -120,49 +120,11 @@ def check_output_file(path: Path, option: str) -> None:
     atomic.check_writable_folder(path.parent, option)
 
 
-def export_frame(records: list[dict]):
-    """The published dataset's columns first, then ours."""
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        case, res, env = r["case"], r["results"], r["environment"]
-        hp = case["hyperparameters"]
-        cmp_ = r["comparison"] or {}
-        rows.append(
-            {
-                "name": case["source_trial"] or case["id"],
-                "accuracy_diff": cmp_.get("accuracy_diff"),
-                "pt_test_acc": res["pytorch"]["test_accuracy"],
-                "tf_test_acc": res["tensorflow"]["test_accuracy"],
-                "learning_rate": hp["learning_rate"],
-                "batch_size": hp["batch_size"],
-                "epochs": hp["epochs"],
-                "adam_epsilon": hp["adam_epsilon"],
-                "pt_training_loss": json.dumps(res["pytorch"]["training_loss"]),
-                "tf_training_loss": json.dumps(res["tensorflow"]["training_loss"]),
-                "case_id": case["id"],
-                "arch": case["arch"],
-                "arch_source": case["arch_source"],
-                "mode": case["mode"],
-                "epochs_run": case["epochs_run"],
-                "dataset": r["data"]["dataset"],
-                "prediction_agreement": cmp_.get("prediction_agreement"),
-                "verdict": r["verdict"],
-                "pt_error": res["pytorch"]["error"],
-                "tf_error": res["tensorflow"]["error"],
-                "torch": env["pytorch"]["versions"].get("torch"),
-                "torchvision": env["pytorch"]["versions"].get("torchvision"),
-                "tensorflow": env["tensorflow"]["versions"].get("tensorflow"),
-                "keras": env["tensorflow"]["versions"].get("keras"),
-                "device": env["pytorch"]["device_name"],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def cmd_export(args) -> int:
     import shutil
+
+    from . import export
+    from .cases import get_case_set
 
     profile = get_profile(args.profile)
     stem = Path(args.out) if args.out else Path(f"crossedwires-{profile.name}")
@@ -187,7 +149,15 @@ def cmd_export(args) -> int:
     records = load_profile_baselines(args.baselines_dir, profile.name, leave_out=unused)
     if unused:
         print(unused_note(unused, profile.name), file=sys.stderr)
-    frame = export_frame(records)
+    if args.with_published and args.weights:
+        raise HarnessError(
+            "--weights with --with-published: weights are per case and the joined table has one "
+            "row per trial; export them apart"
+        )
+    if args.with_published:
+        frame = export.joined_frame(records, get_case_set(profile.case_set))
+    else:
+        frame = export.export_frame(records)
     if args.weights:
         frame, copies = _weights_beside(
             frame, records, Path(args.weights), profile.name, stem, args.baselines_dir
@@ -196,17 +166,18 @@ def cmd_export(args) -> int:
     for fmt in formats:
         path = Path(f"{stem}.{fmt}")  # not with_suffix: "results.v2" keeps its ".v2"
         if fmt == "csv":
-            atomic.write_text(path, frame.to_csv(index=False))
+            atomic.write_text(path, export.to_csv(frame))
         else:
             with atomic.atomic_open(path, "wb") as fh:
-                frame.to_parquet(fh, index=False)
+                export.to_parquet(frame, fh)
         written.append(str(path))
     if args.weights:
         for source, target in copies:
             with atomic.atomic_open(target, "wb") as fh, open(source, "rb") as src:
                 shutil.copyfileobj(src, fh)
         written.append(f"{len(copies)} weight files in {stem}-weights/")
-    print(f"wrote {len(records)} cases of profile {profile.name}: {', '.join(written)}")
+    what = f"{len(frame)} published trials" if args.with_published else f"{len(records)} cases"
+    print(f"wrote {what} of profile {profile.name}: {', '.join(written)}")
     return 0
 
 
@@ -215,7 +186,7 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path, root
     files ``pytest difftests --save-weights DIR`` wrote, beside the export, named by case id."""
     target_dir = Path(f"{stem}-weights")
     copies, missing = [], []
-    columns = {"pytorch": [], "tensorflow": []}
+    columns: dict[str, dict[str, str]] = {"pytorch": {}, "tensorflow": {}}  # case id -> path
     for record in records:
         case = record["case"]
         for fw in columns:
@@ -230,14 +201,17 @@ def _weights_beside(frame, records, folder: Path, profile: str, stem: Path, root
                 continue
             target = target_dir / source.name
             copies.append((source, target))
-            columns[fw].append(target.as_posix())
+            columns[fw][case["id"]] = target.as_posix()
     if missing:
         raise HarnessError(
             f"--weights {folder}: {len(missing)} weight files are missing (first: {missing[0]}); "
             "write them with: "
             + shlex.join([*_regen_args(root, profile), f"--save-weights={folder}"])
         )
-    frame = frame.assign(pt_weights=columns["pytorch"], tf_weights=columns["tensorflow"])
+    frame = frame.assign(  # by case id: the frame's rows are in key order, not the records'
+        pt_weights=frame["case_id"].map(columns["pytorch"]),
+        tf_weights=frame["case_id"].map(columns["tensorflow"]),
+    )
     return frame, copies
 
 
@@ -281,13 +255,23 @@ def cmd_regen(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .htmlreport import write_report
+    from .htmlreport import load_explanations, write_report
 
     profile = get_profile(args.profile)
     out = Path(args.out or f"report-{profile.name}")
-    records = load_profile_baselines(args.baselines_dir, profile.name)
+    explanations = load_explanations(args.explain)
+    unused = project.unused_baselines(args.baselines_dir, profile.name)
+    records = load_profile_baselines(args.baselines_dir, profile.name, leave_out=unused)
+    if unused:
+        print(unused_note(unused, profile.name), file=sys.stderr)
     atomic.check_writable_folder(out, "--out")
-    paths = write_report(records, profile.name, out, progress=not args.no_progress)
+    paths = write_report(
+        records,
+        profile.name,
+        out,
+        progress=not args.no_progress,
+        explanations=explanations,
+    )
     print(f"wrote {paths['html']} and {paths['markdown']} ({len(records)} cases)")
     return 0
 
@@ -464,9 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         "all baselines of a profile as CSV and Parquet",
         "Write the baselines of a profile as one table, a row per case: the published "
-        "CrossedWires dataset's columns first, then the verdict, versions and device. A baseline "
-        "that no case of the profile produces (a renamed case, a removed architecture) is left "
-        "out and named on stderr.",
+        "CrossedWires dataset's columns under their published names first, then ours (a unique "
+        "key, every seed, the gap's interval and tests, the verdict, versions and device; "
+        "docs/export.md). --with-published writes one row per published trial of the profile's "
+        "case set instead, the published results beside ours. A baseline that no case of the "
+        "profile produces (a renamed case, a removed architecture) is left out and named on "
+        "stderr.",
     )
     _add_profile(export, "the profile to export")
     export.add_argument(
@@ -481,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="copy each case's trained weights (from pytest difftests --save-weights DIR) "
         "beside the export, named by case id, with their paths as columns",
+    )
+    export.add_argument(
+        "--with-published",
+        action="store_true",
+        help="one row per published trial of the profile's case set (missing runs empty, not "
+        "dropped): published_* beside ours_* (zoo), ours_mirror_* and ours_aligned_*",
     )
     export.set_defaults(func=cmd_export)
 
@@ -515,7 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         "an HTML page with plots and a Markdown summary",
         "Write a self-contained HTML page (plots embedded, nothing fetched) and a Markdown "
-        "summary of a profile's baselines: accuracies, gaps, verdicts, failures.",
+        "summary of a profile's baselines beside the published CrossedWires results: a "
+        "Figure-2 view per architecture, our gap against the published per trial, accuracies "
+        "with tolerance and chance bands, verdicts, loss curves, knob attributions, and a case "
+        "table that sorts and filters.",
     )
     _add_profile(rep, "the profile to report on")
     rep.add_argument(
@@ -524,6 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: report-<profile> in the current folder)",
     )
     _add_baselines_dir(rep, "to read the baselines from")
+    rep.add_argument(
+        "--explain",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a result of crossedwires explain CASE-ID --json --out FILE, drawn as the case's "
+        "knob attribution (repeatable)",
+    )
     _add_no_progress(rep)
     rep.set_defaults(func=cmd_report)
 

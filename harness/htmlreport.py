@@ -498,9 +498,11 @@ def load_explanations(paths) -> list[dict]:
             report = json.loads(text)
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}: not JSON ({exc.msg}, line {exc.lineno}); {fix}") from None
+        if not isinstance(report, dict):
+            raise HarnessError(f"{path}: not an explain result (not a JSON object); {fix}")
         missing = [k for k in ("case", "native", "aligned", "knobs") if k not in report]
-        if not isinstance(report, dict) or missing:
-            raise HarnessError(f"{path}: not an explain result (no {missing}); {fix}")
+        if missing:
+            raise HarnessError(f"{path}: not an explain result (no {', '.join(missing)}); {fix}")
         reports.append(report)
     return reports
 

@@ -382,11 +382,7 @@ class Run:
         that this run checked, any file this run did not produce (an old id of the pair)."""
         folder = self.baselines_dir / self.profile.name
         built_in = project.produced_ids(self.profile.name)
-        unused = [
-            path
-            for path in project.unused_baselines(self.baselines_dir, self.profile.name)
-            if path.parent.name in built_in and path.parent.parent == folder
-        ]
+        unused = project.unused_baselines(self.baselines_dir, self.profile.name)
         pairs = {arch for arch, _ in self.checked if arch not in built_in}
         if self.selection_complete:  # a deselected test's checks are not known to this run
             for arch in sorted(pairs):

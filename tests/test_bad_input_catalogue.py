@@ -697,7 +697,8 @@ def test_a_timings_fifo_is_refused_without_blocking(tmp_path, capsys):
 
 def test_a_report_of_failed_cases_only_is_written(tmp_path, capsys):
     b = tmp_path / "b"
-    record = make_record(error="RuntimeError: boom")
+    smoke_case = "resnet50-adam-lr0.0279-bs10-ep1-eps0.376"
+    record = make_record(error="RuntimeError: boom", case_id=smoke_case)
     path = at_own_path(b, record)
     baselines.write(path, record)
     assert (

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import baselines, cli, explain, logs
+from harness import baselines, cli, explain, export, logs
 from harness.cases import find_case
 from harness.cli import main
 from harness.profiles import DEFAULT_PROFILE, PROFILES
@@ -53,24 +53,12 @@ def test_export_writes_one_row_per_baseline_with_the_published_columns(tmp_path,
     )
     assert capsys.readouterr().out == f"wrote 2 cases of profile smoke: {out}\n"
     frame = pd.read_csv(out)
-    published = [
-        "name",
-        "accuracy_diff",
-        "pt_test_acc",
-        "tf_test_acc",
-        "learning_rate",
-        "batch_size",
-        "epochs",
-        "adam_epsilon",
-        "pt_training_loss",
-        "tf_training_loss",
-    ]
-    assert list(frame.columns[: len(published)]) == published
-    assert {"prediction_agreement", "verdict", "torch", "tensorflow", "device"} <= set(frame)
+    assert list(frame.columns[: len(export.PUBLISHED_COLUMNS)]) == list(export.PUBLISHED_COLUMNS)
+    assert {"key", "verdict", "torch", "tensorflow", "pt_device", "tf_device"} <= set(frame)
     row = frame.set_index("case_id").loc[SMOKE_IDS[0]]
-    assert row["name"] == "dual_train_bdfc8d36"  # the published trial it was drawn from
+    assert row["Name"] == "dual_train_bdfc8d36"  # the published trial it was drawn from
     assert (row["pt_test_acc"], row["tf_test_acc"], row["verdict"]) == (0.7, 0.1, "mismatch")
-    assert json.loads(row["pt_training_loss"]) == [2.3, 1.9]
+    assert json.loads(row["pt_average_training_loss"]) == [2.3, 1.9]
 
 
 def test_export_leaves_out_baselines_no_case_of_the_profile_produces(tmp_path, capsys):

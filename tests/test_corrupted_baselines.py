@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import baselines, diff, export, htmlreport, numerics
-from harness.cli import export_frame, load_profile_baselines
+from harness.cli import load_profile_baselines
 from harness.errors import BaselineError, HarnessError
 
 from .conftest import make_record, make_seeded_record
@@ -165,7 +165,6 @@ def consume(record: dict, source: dict) -> None:
         for a, b in ((record, source), (source, record)):
             result = baselines.compare(a, b, drift_margin=0.1, alpha=0.05, family_size=4)
             assert result["status"] in ("ok", "reported", "verdict changed", "drift")
-    export_frame([record]).to_csv()
     export.to_csv(export.export_frame([record]))
     frame = htmlreport.frame([record])
     htmlreport.markdown(frame, [record], "smoke")

@@ -104,7 +104,7 @@ def test_export_writes_csv_and_parquet_with_the_same_rows(tmp_path):
     assert list(csv["case_id"]) == list(parquet["case_id"])
     assert len(csv) == len(case_baselines())
     np.testing.assert_allclose(csv["pt_test_acc"], parquet["pt_test_acc"])
-    assert list(csv.columns[:4]) == ["name", "accuracy_diff", "pt_test_acc", "tf_test_acc"]
+    assert list(csv.columns[:4]) == ["arch", "Name", "accuracy_diff", "pt_test_acc"]
 
 
 def test_export_puts_the_weights_beside_the_table_named_by_case_id(tmp_path):
