@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from harness import baselines, data
+from harness import baselines, data, export
 from harness.cases import ARCHS, get_case_set
+from harness.cli import main
 
 from .test_data import write_cifar
 
@@ -32,8 +34,8 @@ def one_case_per_arch():
 
 
 @pytest.mark.slow
-def test_full_profile_regenerates_published_cases_from_a_cifar10_archive(
-    pytester, tmp_path, monkeypatch
+def test_full_profile_regenerates_exports_joins_and_reports_from_a_cifar10_archive(
+    pytester, tmp_path, monkeypatch, capsys
 ):
     _, md5 = write_cifar(tmp_path, archive=True, n=PER_BATCH)
     monkeypatch.setattr(data, "CIFAR10_MD5", md5)
@@ -72,3 +74,29 @@ def test_full_profile_regenerates_published_cases_from_a_cifar10_archive(
         assert record["case"]["published_epochs"] in (None, case.epochs)
         assert record["case"]["epochs_run"] == 1
         assert record["verdict"] != "error", record["results"]
+
+    # export, joined with the shipped published table: every published trial of the case set,
+    # the three regenerated ones filled on both sides
+    joined_csv = tmp_path / "joined.csv"
+    args = ["--profile", "full", "--baselines-dir", str(out)]
+    assert main(["export", *args, "--with-published", "--out", str(joined_csv)]) == 0
+    joined = pd.read_csv(joined_csv)
+    assert len(joined) == 1200 and joined[["arch", "Name"]].duplicated().sum() == 0
+    ours = joined.set_index("Name").loc[[c.source_trial for c in cases]]
+    assert ours["ours_pt_test_acc"].notna().all() and ours["published_pt_test_acc"].notna().all()
+    published = export.published_frame().set_index("Name")
+    for case in cases:  # full-precision hyperparameters: the join key holds exactly
+        assert ours.loc[case.source_trial, "learning_rate"] == published.loc[
+            case.source_trial, "learning_rate"
+        ]
+    assert joined["ours_pt_test_acc"].notna().sum() == 3
+
+    # the report, beside the published results
+    report = tmp_path / "report"
+    assert main(["report", *args, "--out", str(report), "--no-progress"]) == 0
+    page = (report / "report.html").read_text()
+    for case in cases:
+        assert case.case_id in page
+    assert "data:image/png;base64," in page
+    assert (report / "report.md").read_text().startswith("#")
+    capsys.readouterr()
