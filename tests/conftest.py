@@ -1,7 +1,11 @@
 """Fixtures for the harness's own fast tests: records built by the real record code from
-constructed framework runs (no training)."""
+constructed framework runs (no training); and the headless browser that tests marked
+``browser`` open pages in, checked when the run starts, not when the first such test runs."""
 
 from __future__ import annotations
+
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +14,65 @@ from harness.cases import find_case
 from harness.data import Dataset
 from harness.profiles import get_profile
 from harness.runner import build_record
+
+BROWSER_VARIABLE = "CROSSEDWIRES_CHROMIUM"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
+BROWSER_INSTALL = "sudo apt-get install chromium"  # Debian's package: /usr/bin/chromium
+
+
+def find_browser() -> tuple[str | None, str]:
+    """The headless browser's path, else None and why: $CROSSEDWIRES_CHROMIUM when it is set
+    (a path or a command name; a wrong one is an error, not a fallback), else the first of
+    ``BROWSER_NAMES`` on PATH."""
+    named = os.environ.get(BROWSER_VARIABLE)
+    if named:
+        found = shutil.which(named)
+        return found, "" if found else f"{BROWSER_VARIABLE}={named} is not an executable program"
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found, ""
+    return None, f"no {', '.join(BROWSER_NAMES[:-1])} or {BROWSER_NAMES[-1]} on PATH"
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(config, items):
+    """Fail the run at once, before any test runs, when a selected test needs the browser and
+    there is none: not as one failure minutes into the run, and never as a skip."""
+    needing = [item.nodeid for item in items if item.get_closest_marker("browser")]
+    if not needing:
+        return
+    found, why = find_browser()
+    if found is None:
+        message = (
+            f"{len(needing)} selected test(s) open a page in a headless browser "
+            f"(marked browser, e.g. {needing[0]}), and {why}. Install one "
+            f"(Debian: {BROWSER_INSTALL}), or point {BROWSER_VARIABLE} at a Chromium or Chrome "
+            f'binary, or leave them out with -m "not browser" '
+            f'(e.g. pytest -n 2 -m "not heavy and not browser")'
+        )
+        if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller says it
+            config.workeroutput[BROWSER_VARIABLE] = message
+        raise pytest.UsageError(message)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """With ``-n N``, in the controller: a worker stopped at the browser check above. Say its
+    message once, as pytest's usage error (status 4), instead of xdist's internal error about a
+    worker that never ran its tests."""
+    message = (getattr(node, "workeroutput", None) or {}).get(BROWSER_VARIABLE)
+    if message:
+        raise pytest.UsageError(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """The path of the headless browser (checked at collection: see above)."""
+    found, why = find_browser()
+    assert found, why  # unreachable when collected normally: the run stops first
+    return found
+
 
 PLATFORM = {
     "machine": "x86_64",

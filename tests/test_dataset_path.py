@@ -5,9 +5,9 @@ baselines are exported and joined with the shipped published table, and the repo
 CIFAR-10 cannot be downloaded here, so the test writes a small archive in the real format
 (six protocol-2 pickles of uint8 planes in a tar.gz, ``tests/test_data.py``'s writer) and sets
 the two constants that describe the published archive, its md5 and its 10,000 images per
-batch, to this archive's; everything else is the real loader (checksum, tar members, pickle
-checks). ``--max-images`` and ``--max-epochs`` cap the run, and the baselines record the caps.
-The run is in-process (``pytester``), so the constants hold in it.
+batch, to this archive's, in a plugin of the run (``-p small_cifar10``); everything else is the
+real loader (checksum, tar members, pickle checks). ``--max-images`` and ``--max-epochs`` cap
+the run, and the baselines record the caps.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import baselines, data, export
+from harness import baselines, export
 from harness.cases import ARCHS, get_case_set
 from harness.cli import main
 
@@ -35,15 +35,21 @@ def one_case_per_arch():
 
 @pytest.mark.slow
 def test_full_profile_regenerates_exports_joins_and_reports_from_a_cifar10_archive(
-    pytester, tmp_path, monkeypatch, capsys
+    pytester, tmp_path, capsys
 ):
     _, md5 = write_cifar(tmp_path, archive=True, n=PER_BATCH)
-    monkeypatch.setattr(data, "CIFAR10_MD5", md5)
-    monkeypatch.setattr(data, "CIFAR10_IMAGES_PER_BATCH", PER_BATCH)
+    # a plugin of the run that describes this archive as the published one is described
+    pytester.makepyfile(
+        small_cifar10=f"import harness.data\n"
+        f"harness.data.CIFAR10_MD5 = {md5!r}\n"
+        f"harness.data.CIFAR10_IMAGES_PER_BATCH = {PER_BATCH}\n"
+    )
     cases = one_case_per_arch()
     out = tmp_path / "baselines"
-    result = pytester.runpytest_inprocess(
+    result = pytester.runpytest_subprocess(
         str(ROOT / "difftests"),
+        "-p",
+        "small_cifar10",
         "-p",
         "no:cacheprovider",
         "--profile=full",
