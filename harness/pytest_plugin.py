@@ -139,9 +139,6 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "heavy: a divergence check too slow for every push on a CPU (minutes)"
-    )
     profile = get_profile(config.getoption("--profile"))  # choices= has checked the name
     if config.getoption("--resume") and not config.getoption("--regen-baselines"):
         raise pytest.UsageError("--resume only makes sense with --regen-baselines")

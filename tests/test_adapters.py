@@ -57,6 +57,7 @@ def test_framework_defaults_the_knobs_rest_on():
     assert {(b.momentum, b.epsilon) for b in bns} == {(0.99, 1.001e-5)}
 
 
+@pytest.mark.heavy  # two minutes of a core: the main-branch job's (docs/performance.md)
 def test_a_case_gives_the_same_record_whatever_ran_before_it():
     """What makes `--regen-baselines` byte-identical under -n 0 and -n 2."""
     profile = replace(get_profile("smoke"), train_subset=64, test_subset=64, epochs_cap=1, seeds=2)

@@ -98,7 +98,11 @@ def train_three(arch: str, digits, setting: dict, adam_epsilon: float):
     return out
 
 
-@pytest.mark.parametrize("arch", ["vgg16", "resnet50", "densenet121"])
+# DenseNet121 (about a minute of a core) is the main-branch job's (`heavy`); the other two run
+# on every push.
+@pytest.mark.parametrize(
+    "arch", ["vgg16", "resnet50", pytest.param("densenet121", marks=pytest.mark.heavy)]
+)
 def test_aligned_training_agrees_within_float32(arch, digits):
     runs = train_three(arch, digits, knobs.settings("aligned"), adam_epsilon=1e-3)
     pt32, tf32, pt64 = runs["pt"], runs["tf"], runs["pt64"]

@@ -3,7 +3,7 @@
 ``pytester`` in a temporary folder outside this checkout, through the ``pytest11`` entry point.
 
 It trains for real, on the ``tiny`` profile (128 images, 1 epoch) with 3 seeds per framework:
-about a minute on one CPU core for the three runs.
+about a minute on one CPU core for the two runs.
 """
 
 from __future__ import annotations
@@ -53,16 +53,13 @@ def test_a_project_of_its_own_writes_and_checks_its_model_pair(pytester):
     assert baselines.seeds_in(case) == 3
     assert case["verdict"] in ("agree", "mismatch", "inconclusive", "uninformative")
 
-    checked = pytester.runpytest_subprocess(*RUN)
-    checked.assert_outcomes(passed=1)
-    checked.stdout.re_match_lines([r"\s*my-cnn-custom-numerics .* numerics\s+ok$"])
-
-    # a stray file in the pair's folder is reported, and deleted on request
+    # checked against them; a stray file in the pair's folder is reported and, asked, deleted
     stray = folder / "my-cnn-custom-adam-lr0.01-bs32-ep1-eps1e-07.json"
     stray.write_text("{}")
-    cleaned = pytester.runpytest_subprocess(*RUN, "--delete-unused-baselines")
-    cleaned.assert_outcomes(passed=1)
-    cleaned.stdout.fnmatch_lines(["1 baseline(s): deleted", f"  {stray}"])
+    checked = pytester.runpytest_subprocess(*RUN, "--delete-unused-baselines")
+    checked.assert_outcomes(passed=1)
+    checked.stdout.re_match_lines([r"\s*my-cnn-custom-numerics .* numerics\s+ok$"])
+    checked.stdout.fnmatch_lines(["1 baseline(s): deleted", f"  {stray}"])
     assert not stray.exists() and len(list(folder.glob("*.json"))) == 2
 
 
