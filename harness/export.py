@@ -31,6 +31,7 @@ from functools import cache
 from importlib import resources
 
 from .adapters import FRAMEWORKS
+from .errors import HarnessError
 
 PUBLISHED_CSV = "crossedwires-published.csv"
 PUBLISHED_SOURCE = (
@@ -321,7 +322,9 @@ def _ours_group(export, arch_source: str, mode: str, prefix: str):
     duplicated = rows.duplicated(["arch", "Name"])
     if duplicated.any():
         key = rows.loc[duplicated, "key"].iloc[0]
-        raise ValueError(f"two baselines for one trial and mode: {key}")
+        raise HarnessError(
+            f"two baselines for one published trial and mode ({key}): keep one of them"
+        )
     group = rows.set_index(["arch", "Name"])[list(JOINED_OURS)]
     return group.add_prefix(prefix)
 

@@ -165,7 +165,7 @@ def measure(
     for framework in FRAMEWORKS:
         adapter = get_adapter(framework)
         model, setting = build(adapter, framework, arch, arch_source, profile, data, builders)
-        model64 = adapter.float64_copy(model) if reference else None
+        model64 = _float64_copy(adapter, framework, model, arch) if reference else None
         values = probe(adapter, model, x, y, setting)
         if not reference:
             out[framework] = {"quantities": {k: {"value": v} for k, v in values.items()}}
@@ -174,6 +174,20 @@ def measure(
         quantities = {k: {"value": v, "noise": abs(v - ref[k])} for k, v in values.items()}
         out[framework] = {"quantities": quantities, "stage_noise": stage_noise(quantities)}
     return out
+
+
+def _float64_copy(adapter, framework: str, model, arch: str):
+    """The float64 reference; a model that cannot be copied (a subclassed Keras model:
+    ``clone_model`` rebuilds only Sequential and functional models) stops the check with the
+    fix, not a traceback."""
+    try:
+        return adapter.float64_copy(model)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{arch}: the numerics check needs a float64 copy of the {framework} model and "
+            f"cannot make one ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); build a "
+            "Sequential or functional Keras model, or pass numerics=False"
+        ) from None
 
 
 def stage_noise(quantities: dict[str, dict]) -> dict[str, float]:

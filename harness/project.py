@@ -17,17 +17,17 @@ BASELINES = "baselines"  # the baselines folder, relative to the project root
 
 def _is_pytest_ini(path: Path) -> bool:
     """Whether ``path`` is a configuration file that pytest would take as its inifile (the
-    same rules: pytest.ini always; pyproject.toml with [tool.pytest.ini_options]; tox.ini with
-    [pytest]; setup.cfg with [tool:pytest])."""
+    same rules: pytest.toml, pytest.ini always; pyproject.toml with a [tool.pytest] table;
+    tox.ini with [pytest]; setup.cfg with [tool:pytest])."""
     if not path.is_file():
         return False
-    if path.name in ("pytest.ini", ".pytest.ini"):
+    if path.name in ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini"):
         return True
     try:
         if path.name == "pyproject.toml":
             with path.open("rb") as handle:
                 data = tomllib.load(handle)
-            return "ini_options" in data.get("tool", {}).get("pytest", {})
+            return "pytest" in data.get("tool", {})
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(path, encoding="utf-8")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error):
@@ -36,13 +36,22 @@ def _is_pytest_ini(path: Path) -> bool:
     return section is not None and parser.has_section(section)
 
 
-INI_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+INI_NAMES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
 
 
 def project_root(start: Path | None = None) -> Path:
     """The project root for ``start`` (default: the current folder), by pytest's rootdir rule:
     the nearest folder at or above it holding a pytest configuration file; failing that, the
-    nearest holding ``setup.py`` or a ``.git``; failing that, ``start`` itself."""
+    nearest holding a ``pyproject.toml`` (pytest's last resort) or a ``setup.py``; failing
+    that, ``start`` itself."""
     start = Path.cwd() if start is None else Path(start)
     start = start.resolve()
     ancestors = [start, *start.parents]
@@ -50,7 +59,7 @@ def project_root(start: Path | None = None) -> Path:
         if any(_is_pytest_ini(folder / name) for name in INI_NAMES):
             return folder
     for folder in ancestors:
-        if (folder / "setup.py").is_file() or (folder / ".git").exists():
+        if (folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file():
             return folder
     return start
 

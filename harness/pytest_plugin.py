@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +48,7 @@ SUMMARY_KEY = "crossedwires"  # a row of the end-of-run table, in a report's use
 EXPLAIN_KEY = "crossedwires-explain"
 CHECKED_KEY = "crossedwires-checked"  # (profile folder, baseline id) a check is about
 FIXTURE = "framework_pair"
+DATASET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # the schema's data.dataset
 PLUGIN_NAME = "crossedwires-run"
 
 
@@ -212,6 +214,8 @@ class Run:
             or getattr(option, "lf", False)
             or getattr(option, "stepwise", False)
             or any("::" in str(arg) for arg in config.args)
+            # paths given: another file may check the same pair
+            or config.args_source == pytest.Config.ArgsSource.ARGS
         )
 
     def _baselines_dir(self) -> Path:
@@ -314,8 +318,10 @@ class Run:
         """The family of drift tests this run makes (two frameworks per selected case or pair),
         known before any case runs: each drift test is Bonferroni-corrected for it. Under
         xdist every worker collects the same selection, so every worker counts the same."""
+        built_in = {"case", "numerics_check"}
         checks = sum(
-            isinstance(_params(item).get("case"), Case) or FIXTURE in _fixtures(item)
+            isinstance(_params(item).get("case"), Case)
+            or (FIXTURE in _fixtures(item) and not _params(item).keys() & built_in)
             for item in session.items
         )
         self.family = max(1, 2 * checks)
@@ -350,6 +356,8 @@ class Run:
             pytest.fail(str(exc), pytrace=False)
 
     def pytest_runtest_logreport(self, report):
+        if report.skipped or report.failed:
+            self.selection_complete = False  # its checks may not all have been reached
         checked = [json.loads(v) for k, v in report.user_properties if k == CHECKED_KEY]
         if report.failed and report.when == "call":
             self.failed.update(check_id for _, check_id in checked)
@@ -390,6 +398,8 @@ class Run:
         return unused
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if hasattr(config, "workerinput"):  # an xdist worker saw only its share of the checks
+            return
         if not self.rows and not self.checked:
             return
         from .report import drift_by_framework, gating_note, summary_table, verdict_counts
@@ -415,7 +425,7 @@ class Run:
         for table in self.explained:
             terminalreporter.section("crossedwires explain")
             write(table)
-        self._report_unused(terminalreporter)
+        self._report_unused(terminalreporter, exitstatus)
 
     def baseline_counts(self) -> str:
         """``baselines: 2 written, 1 unchanged, 1 failed`` after a regeneration; what the
@@ -434,7 +444,9 @@ class Run:
             f"{n} {s}" for s, n in sorted(counted.items())
         )
 
-    def _report_unused(self, terminalreporter) -> None:
+    def _report_unused(self, terminalreporter, exitstatus) -> None:
+        if exitstatus != pytest.ExitCode.OK or self.config.option.maxfail:
+            self.selection_complete = False  # a test that failed or never ran checked nothing
         unused = self.unused_baselines()
         if not unused:
             return
@@ -725,14 +737,20 @@ class FrameworkPair:
                 "build one with Dataset(name, x_train, y_train, x_test, y_test, num_classes)",
                 pytrace=False,
             )
+        def refuse(what: str):
+            pytest.fail(f"{FIXTURE}.check: data.{what}", pytrace=False)
+
+        if not (isinstance(data.name, str) and DATASET_NAME_RE.match(data.name)):
+            refuse(f"name {data.name!r}: use letters, digits, '.', '_', '+', '-' (e.g. 'mnist32')")
+        classes = data.num_classes
+        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+            refuse(f"num_classes {classes!r}: an integer >= 2")
         for split in ("train", "test"):
             x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-            if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4):
-                pytest.fail(
-                    f"{FIXTURE}.check: data.x_{split} must be a uint8 array of images (N, H, W, C)"
-                    f", got {getattr(x, 'dtype', type(x).__name__)} of shape "
-                    f"{getattr(x, 'shape', '?')}",
-                    pytrace=False,
+            if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4 and len(x)):
+                refuse(
+                    f"x_{split} must be a non-empty uint8 array of images (N, H, W, C), got "
+                    f"{getattr(x, 'dtype', type(x).__name__)} of shape {getattr(x, 'shape', '?')}"
                 )
             if not (
                 isinstance(y, np.ndarray)
@@ -740,11 +758,15 @@ class FrameworkPair:
                 and y.shape == (len(x),)
                 and (len(y) == 0 or 0 <= y.min() <= y.max() < data.num_classes)
             ):
-                pytest.fail(
-                    f"{FIXTURE}.check: data.y_{split} must hold one integer label in "
-                    f"0..{data.num_classes - 1} per image of x_{split}",
-                    pytrace=False,
+                refuse(
+                    f"y_{split} must hold one integer label in 0..{classes - 1} per image of "
+                    f"x_{split}"
                 )
+        if data.x_train.shape[1:] != data.x_test.shape[1:]:
+            refuse(
+                f"x_train's images are {data.x_train.shape[1:]} and x_test's "
+                f"{data.x_test.shape[1:]}: both splits need one image shape"
+            )
         as_int64 = {f"y_{s}": getattr(data, f"y_{s}").astype(np.int64) for s in ("train", "test")}
         return replace(data, **as_int64)
 
