@@ -503,7 +503,31 @@ def test_environment_groups_keep_frameworks_common_versions_and_platform_apart()
         "pytorch: cuda; tensorflow: tensorflow; common: numpy; tensorflow platform: device_name, "
         "kernels.onednn_isa; platform: cpu_model"
     )
+    assert diff.describe_environment(groups) == (
+        "pytorch: cuda none -> 12.8; tensorflow: tensorflow 2.21.0 -> 2.22.0; common: numpy 2.4.6 "
+        "-> 2.5.0; tensorflow platform: device_name test cpu -> NVIDIA H200, kernels.onednn_isa "
+        "AVX512_CORE -> AVX2; platform: cpu_model test cpu -> another cpu"
+    )
     assert diff.environment_groups(then, copy.deepcopy(then)) == []
+
+
+def test_a_value_that_is_not_a_string_is_shown_as_json():
+    """TensorFlow's oneDNN kernels switched off (TF_ENABLE_ONEDNN_OPTS=0): a boolean and a null."""
+    then = make_record(14, 2)["environment"]
+    now = copy.deepcopy(then)
+    now["tensorflow"]["kernels"] = {"onednn": False, "onednn_isa": None}
+    assert diff.environment_groups(then, now) == [
+        (
+            "tensorflow platform",
+            ["kernels.onednn true -> false", "kernels.onednn_isa AVX512_CORE -> none"],
+        )
+    ]
+
+
+def test_changed_fields_cuts_each_field_at_the_space_after_its_name():
+    """Only that space: other whitespace a recorded name holds (any key of ``versions``) stays."""
+    groups = [("pytorch", ["my\tlib none -> 1.0", "torch 2.14.1 -> 2.15.0"])]
+    assert diff.changed_fields(groups) == "pytorch: my\tlib, torch"
 
 
 def test_an_environment_only_row_names_its_fields_in_text_and_markdown():
@@ -524,4 +548,18 @@ def test_an_environment_only_row_names_its_fields_in_text_and_markdown():
     assert md.endswith(
         "- tensorflow: tensorflow 2.21.0 -> 2.22.0; platform: onednn_isa AVX512_CORE -> AVX2 "
         "(1 case(s))"
+    )
+
+
+def test_the_markdown_counts_the_cases_of_each_environment_change():
+    newer = {"tensorflow": {"tensorflow": "2.22.0", "keras": "3.15.1"}}
+    old = {k: make_record(14, 2, case_id=IDS[k]) for k in ("flip", "move", "same")}
+    new = {k: make_record(14, 2, case_id=IDS[k], versions=newer) for k in ("flip", "move")}
+    new["same"] = make_record(14, 2, case_id=IDS["same"])
+    new["same"]["environment"]["python"] = "3.11.8"
+    md = diff.format_markdown(diff.compare_trees(old, new), "HEAD")
+    assert md.endswith(
+        "Environment, then -> now:\n"
+        "- common: python 3.11.7 -> 3.11.8 (1 case(s))\n"
+        "- tensorflow: tensorflow 2.21.0 -> 2.22.0 (2 case(s))"
     )
