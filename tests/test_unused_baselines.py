@@ -178,3 +178,19 @@ def test_a_model_without_a_float64_copy_stops_the_numerics_check_with_the_fix():
         "Sequential models or Functional models.); build a Sequential or functional Keras model, "
         "or pass numerics=False"
     )
+
+
+def test_a_model_with_a_float64_copy_gets_it_and_a_long_reason_is_cut_to_200_characters():
+    from harness import numerics
+    from harness.errors import ConfigError
+
+    class Adapter:
+        def float64_copy(self, model):
+            if model == "unclonable":
+                raise TypeError("x" * 250 + "\nmore")
+            return ("float64", model)
+
+    assert numerics._float64_copy(Adapter(), "pytorch", "mine", "my-cnn") == ("float64", "mine")
+    with pytest.raises(ConfigError) as refused:
+        numerics._float64_copy(Adapter(), "tensorflow", "unclonable", "my-cnn")
+    assert f"(TypeError: {'x' * 200}); build a Sequential" in str(refused.value)
