@@ -239,7 +239,9 @@ class Run:
                 f"--data-dir {self.data_dir}: no such folder; give the folder that holds "
                 "cifar-10-python.tar.gz or cifar-10-batches-py/"
             )
-        if self.baselines_dir.exists() and not self.baselines_dir.is_dir():
+        # a file called "baselines" in a project that never uses the plugin stops nothing
+        given = self.config.getoption("--baselines-dir") is not None or self.regen
+        if given and self.baselines_dir.exists() and not self.baselines_dir.is_dir():
             raise pytest.UsageError(
                 f"--baselines-dir {self.baselines_dir}: is a file, not a folder"
             )
