@@ -22,6 +22,8 @@ from harness.cli import main
 from harness.profiles import DEFAULT_PROFILE, PROFILES
 
 from .conftest import make_record
+from .test_diff import git
+from .test_report import cli as crossedwires
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_IDS = (
@@ -29,16 +31,6 @@ SMOKE_IDS = (
     "densenet121-adam-lr0.0365-bs10-ep1-eps0.412",
 )
 UNUSED = "vgg16-adam-lr0.0998-bs63-ep2-eps0.495"  # a published trial no smoke case runs
-
-
-def crossedwires(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_export_writes_one_row_per_baseline_with_the_published_columns(tmp_path, capsys):
@@ -81,15 +73,6 @@ def test_export_leaves_out_baselines_no_case_of_the_profile_produces(tmp_path, c
 
 
 # --- paths from the project root (issue 14, part 2) -------------------------------------------
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 def test_diff_export_and_report_from_a_subfolder_read_the_project_roots_baselines(tmp_path):

@@ -29,6 +29,17 @@ IDS = {  # published configurations (the crossedwires case set)
 }
 
 
+def diff_in(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """``crossedwires diff ARGS`` on the baselines of ``repo``, run as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "diff", *args, "--baselines-dir", str(repo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
@@ -88,13 +99,7 @@ def test_text_and_markdown_say_what_a_reviewer_needs(repo):
 
 def test_the_command_and_its_errors(repo):
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "harness.cli", "diff", *args, "--baselines-dir", str(repo)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return diff_in(repo, *args)
 
     out = run("HEAD", "--format", "markdown", "--exit-code")
     assert out.returncode == 1 and out.stdout.startswith("**crossedwires**: baselines against")
@@ -450,13 +455,7 @@ def test_an_upgrade_that_flips_a_verdict_shows_the_flip_and_the_versions(repo):
     put(repo, "flip", make_record(14, 13, case_id=IDS["flip"], versions=newer))
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "harness.cli", "diff", *args, "--baselines-dir", str(repo)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return diff_in(repo, *args)
 
     text = run()
     assert text.returncode == 0, text.stderr
