@@ -172,7 +172,11 @@ def test_a_malformed_case_id_says_what_an_id_looks_like():
 
 def test_a_custom_pair_is_a_case_named_by_the_user():
     case = Case(
-        arch="my-cnn.v2", arch_source="custom", learning_rate=0.001, batch_size=32, epochs=1,
+        arch="my-cnn.v2",
+        arch_source="custom",
+        learning_rate=0.001,
+        batch_size=32,
+        epochs=1,
         adam_epsilon=1e-07,
     )
     assert case.case_id == "my-cnn.v2-custom-adam-lr0.001-bs32-ep1-eps1e-07"
@@ -189,20 +193,13 @@ def _case(**changes) -> Case:
         ({"arch_source": "hub"}, "arch_source='hub' is unknown: use one of zoo, mirror, custom"),
         ({"mode": "exact"}, "mode='exact' is unknown: use one of native, aligned"),
         ({"arch": "my-cnn"}, "arch='my-cnn' is unknown: use one of vgg16, resnet50, densenet121"),
-        (
-            {"arch": "My CNN", "arch_source": "custom"},
-            "model pair name 'My CNN': use lowercase letters, digits, '.', '+' and single '-' "
-            "between them (it names the baseline's folder and file), e.g. 'my-cnn'",
-        ),
-        (
-            {"arch": "a--b", "arch_source": "custom"},
-            "model pair name 'a--b': use lowercase letters, digits, '.', '+' and single '-' "
-            "between them (it names the baseline's folder and file), e.g. 'my-cnn'",
-        ),
-        (
-            {"arch": "a..b", "arch_source": "custom"},
-            "model pair name 'a..b': use lowercase letters, digits, '.', '+' and single '-' "
-            "between them (it names the baseline's folder and file), e.g. 'my-cnn'",
+        *(
+            (
+                {"arch": name, "arch_source": "custom"},
+                f"model pair name {name!r}: use lowercase letters, digits, '.', '+' and single "
+                "'-' between them (it names the baseline's folder and file), e.g. 'my-cnn'",
+            )
+            for name in ("My CNN", "a--b", "a..b")
         ),
         (
             {"arch": "resnet50", "arch_source": "custom"},
