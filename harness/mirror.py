@@ -12,17 +12,23 @@ C, H, W order. The Keras adapter converts to and from its own layout.
 
 What the description fixes for both frameworks (where the zoo models differ):
 
-- ResNet50 is v1.5 (stride on the 3x3 conv, torchvision's) and its convs before a batch norm
-  have no bias (a batch norm removes a bias before it: in training mode exactly, in inference
-  mode the running mean absorbs it).
-- The VGG16 head has no dropout: dropout masks come from each framework's own random stream
-  and cannot be made equal, so an aligned run could never agree (the zoo VGG16 keeps the
-  paper's dropout). At 32x32 the head is Flatten(512) -> 4096 -> 4096 -> classes.
+- The description is torchvision's model: ResNet50 v1.5 (stride on the 3x3 conv) whose convs
+  before a batch norm have no bias, DenseNet121 as both zoos build it, VGG16 with torchvision's
+  features and, at 32x32, the head Flatten(512) -> 4096 -> 4096 -> classes (CrossedWires'
+  variant, ``harness/adapters/pytorch.py``).
+- Where the zoo models are *built* differently, a structural knob says how, and
+  ``structured(spec, setting)`` rebuilds the description for one side: ``resnet_stride_position``
+  (Keras' ResNet50 is v1: stride on the first 1x1), ``conv_bias`` (Keras' ResNet50 has a bias on
+  every conv), ``vgg_head_dropout`` (torchvision's head has two Dropout(0.5), Keras' none; the
+  masks come from each framework's own random stream, so aligned mode runs without).
 - Padding is written as numbers, as PyTorch does; how a framework pads a strided conv is the
   knob ``strided_padding`` (``harness.knobs``), not part of the description.
 
 What stays a framework default is a knob (``harness/knobs.py``): initial weights, batch-norm
 momentum, epsilon and running variance, Adam's epsilon, the loss input, strided padding, TF32.
+Mirror-native is each framework's zoo model (``knobs.settings("native", arch)``);
+``tests/test_fidelity.py`` checks each native build against torchvision and keras.applications
+layer by layer, weight statistics and outputs.
 
 The width multiplier scales every channel count (and VGG's hidden units) and keeps the full
 depth, so a CPU profile trains the real 16/50/121-layer networks, only thinner.
@@ -32,11 +38,23 @@ Adding an architecture is adding a function that returns a ``Spec`` and a name i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ConfigError
 
-OPS = ("conv", "bn", "relu", "maxpool", "avgpool", "gap", "flatten", "dense", "add", "concat")
+OPS = (
+    "conv",
+    "bn",
+    "relu",
+    "maxpool",
+    "avgpool",
+    "gap",
+    "flatten",
+    "dense",
+    "add",
+    "concat",
+    "dropout",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,7 @@ class Node:
     stride: int = 1
     padding: int = 0  # symmetric, in pixels, as PyTorch writes it
     bias: bool = False
+    rate: float = 0.0  # dropout
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,7 @@ class Spec:
                 out[n.name] = (first[0] * first[1] * first[2],)
             elif n.op == "concat":
                 out[n.name] = (sum(out[i][0] for i in n.inputs), *first[1:])
-            else:  # bn, relu, add
+            else:  # bn, relu, add, dropout
                 out[n.name] = first
         return out
 
@@ -200,6 +219,35 @@ def densenet121(num_classes: int, width: float, input_shape) -> Spec:
     x = g.add_node("avg_pool", "gap", x)
     g.add_node("predictions", "dense", x, units=num_classes, bias=True)
     return Spec("densenet121", width, num_classes, tuple(g.nodes), tuple(input_shape))
+
+
+def structured(spec: Spec, setting: dict) -> Spec:
+    """``spec`` rebuilt for one side's structural knobs (``harness.knobs.STRUCTURAL``): the
+    description itself when every structural knob has the description's value."""
+    nodes = list(spec.nodes)
+    if setting["resnet_stride_position"] == "1x1":
+        for i, n in enumerate(nodes):  # v1: the block's first 1x1 conv strides, the 3x3 does not
+            if n.name.endswith("_2_conv") and n.stride > 1:
+                first = nodes.index(spec.node(n.name.removesuffix("_2_conv") + "_1_conv"))
+                nodes[first] = replace(nodes[first], stride=n.stride)
+                nodes[i] = replace(n, stride=1)
+    if setting["conv_bias"] == "all":
+        nodes = [replace(n, bias=True) if n.op == "conv" else n for n in nodes]
+    rate = setting["vgg_head_dropout"]
+    if rate:
+        out = []
+        for n in nodes:  # after each hidden dense layer's relu; the next node reads the dropout
+            if out and out[-1].op == "dropout":
+                n = replace(n, inputs=(out[-1].name,))
+            out.append(n)
+            if n.name in ("fc1_relu", "fc2_relu"):
+                out.append(
+                    Node(n.name.removesuffix("_relu") + "_dropout", "dropout", (n.name,), rate=rate)
+                )
+        nodes = out
+    if nodes == list(spec.nodes):
+        return spec
+    return replace(spec, nodes=tuple(nodes))
 
 
 SPECS = {"vgg16": vgg16, "resnet50": resnet50, "densenet121": densenet121}

@@ -133,7 +133,8 @@ def build(
     builders: dict | None = None,
 ):
     """The model the check probes, built from the profile's seed; its knob setting (mirror
-    models: native, each framework's own defaults; zoo and custom: None, the framework's).
+    models: native, each framework's zoo model of the architecture; zoo and custom: None,
+    the framework's).
     ``builders`` (custom pairs): per framework, ``builder(num_classes, input_shape)``."""
     from . import knobs
 
@@ -142,7 +143,7 @@ def build(
     if arch_source == "custom":
         return adapter.build_custom(builders[framework], data.num_classes, shape, "cpu"), None
     if arch_source == "mirror":
-        setting = knobs.settings("native")[framework]
+        setting = knobs.settings("native", arch)[framework]
         spec = mirror.spec(arch, data.num_classes, profile.mirror_width, shape)
         return adapter.build_mirror(spec, setting, "cpu"), setting
     return adapter.build_zoo(arch, data.num_classes, shape, "cpu"), None

@@ -102,7 +102,7 @@ def run_framework(
         elif case.arch_source == "mirror":
             model = adapter.build_mirror(mirror_spec(case, profile, data), setting, device)
             if initial_weights is not None:
-                adapter.set_mirror_weights(model, initial_weights)
+                adapter.set_mirror_weights(model, with_shared(adapter, model, initial_weights))
         else:
             model = adapter.build_zoo(case.arch, data.num_classes, shape, device)
         result.update(
@@ -130,10 +130,19 @@ def run_framework(
     return {"result": result, "predictions": predictions}
 
 
+def with_shared(adapter, model, shared: dict) -> dict:
+    """The mirror model's weights with every tensor the shared initial weights also have taken
+    from them. A tensor only this side has (a conv bias under ``conv_bias="all"``) keeps this
+    framework's initializer: the sides share what they both have."""
+    own = adapter.get_mirror_weights(model)
+    return {name: (shared[name] if name in shared else value) for name, value in own.items()}
+
+
 def case_setting(case: Case) -> dict | None:
-    """Per framework, the knobs a case runs with: its mode's for a mirror case; None (each
-    framework's defaults, nothing to record) for a zoo case."""
-    return knobs.settings(case.mode) if case.arch_source == "mirror" else None
+    """Per framework, the knobs a case runs with: its mode's for a mirror case (in native mode
+    each framework's zoo model of the architecture); None (each framework's defaults, nothing to
+    record) for a zoo case."""
+    return knobs.settings(case.mode, case.arch) if case.arch_source == "mirror" else None
 
 
 def run_case(

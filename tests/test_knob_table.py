@@ -28,7 +28,34 @@ def test_native_and_aligned_settings_are_the_table_columns():
 def test_moving_one_knob_and_what_still_differs():
     aligned = knobs.settings("aligned")
     assert knobs.differing(aligned) == []
-    assert knobs.differing(knobs.settings("native")) == [k.name for k in knobs.KNOBS]
+    assert knobs.differing(knobs.settings("native")) == [
+        "init",
+        "bn_momentum",
+        "bn_epsilon",
+        "bn_running_variance",
+        "adam_epsilon",
+        "loss_input",
+        "strided_padding",
+        "tf32",
+    ]  # the structural knobs have no layer default: a model of your own has neither side's
+    assert knobs.differing(knobs.settings("native", "resnet50"), "resnet50") == [
+        "init",
+        "bn_momentum",
+        "bn_epsilon",
+        "bn_running_variance",
+        "adam_epsilon",
+        "loss_input",
+        "tf32",
+        "resnet_stride_position",
+        "conv_bias",
+    ]
+    assert knobs.differing(knobs.settings("native", "vgg16"), "vgg16") == [
+        "init",
+        "adam_epsilon",
+        "loss_input",
+        "tf32",
+        "vgg_head_dropout",
+    ]
     one = knobs.with_knob(aligned, "bn_momentum", "native")
     assert knobs.differing(one) == ["bn_momentum"]
     assert one["pytorch"] == {**aligned["pytorch"], "bn_momentum": 0.1}
@@ -40,7 +67,31 @@ def test_moving_one_knob_and_what_still_differs():
         knobs.with_knob(aligned, "momentum", "native")
     assert str(info.value) == (
         "knob='momentum' is unknown: use one of init, bn_momentum, bn_epsilon, "
-        "bn_running_variance, adam_epsilon, loss_input, strided_padding, tf32"
+        "bn_running_variance, adam_epsilon, loss_input, strided_padding, tf32, "
+        "resnet_stride_position, conv_bias, vgg_head_dropout"
+    )
+
+
+def test_native_for_an_architecture_is_its_zoo_models():
+    densenet = knobs.settings("native", "densenet121")
+    assert densenet["pytorch"]["init"] == "torchvision"
+    assert densenet["tensorflow"]["bn_epsilon"] == 1.001e-5
+    assert densenet["tensorflow"]["strided_padding"] == "symmetric"
+    assert knobs.settings("native")["tensorflow"]["bn_epsilon"] == 1e-3  # the layer default
+    resnet = knobs.settings("native", "resnet50")
+    assert (
+        resnet["pytorch"]["resnet_stride_position"],
+        resnet["tensorflow"]["resnet_stride_position"],
+    ) == ("3x3", "1x1")
+    assert knobs.settings("aligned", "resnet50") == knobs.settings("aligned")
+    moved = knobs.with_knob(knobs.settings("aligned"), "conv_bias", "native", "resnet50")
+    assert knobs.differing(moved, "resnet50") == ["conv_bias"]
+    assert moved["tensorflow"]["conv_bias"] == "all"
+    assert knobs.BY_NAME["bn_epsilon"].not_applicable("vgg16") == "VGG16 has no batch norm"
+    assert knobs.BY_NAME["bn_epsilon"].not_applicable("resnet50") is None
+    assert knobs.zoo_summary(knobs.BY_NAME["bn_epsilon"]) == (
+        "vgg16: n/a (VGG16 has no batch norm); resnet50: 1e-05 / 1.001e-05; "
+        "densenet121: 1e-05 / 1.001e-05"
     )
 
 
@@ -77,9 +128,12 @@ def test_an_unsupported_value_is_refused_naming_framework_knob_value_and_choices
 def test_the_markdown_table_has_one_row_per_knob():
     lines = knobs.markdown_table().split("\n")
     assert lines[:2] == [
-        "| knob | what | PyTorch | TensorFlow/Keras | aligned | source |",
-        "|---|---|---|---|---|---|",
+        "| knob | what | PyTorch | TensorFlow/Keras | zoo models (PyTorch / Keras) | aligned | "
+        "source |",
+        "|---|---|---|---|---|---|---|",
     ]
     assert len(lines) == 2 + len(knobs.KNOBS)
     k = knobs.BY_NAME["bn_epsilon"]
-    assert lines[4] == f"| `bn_epsilon` | {k.what} | 1e-05 | 0.001 | 1e-05 | {k.source} |"
+    assert lines[4] == (
+        f"| `bn_epsilon` | {k.what} | 1e-05 | 0.001 | {knobs.zoo_summary(k)} | 1e-05 | {k.source} |"
+    )

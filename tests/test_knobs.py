@@ -169,6 +169,118 @@ def test_tf32_defaults_in_a_fresh_process():
     assert knob.tensorflow == "on" and tf32 == "True"
 
 
+# --- the zoo models' values (Knob.zoo) and why a knob does not apply (Knob.not_for) --------------
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    """Each architecture's two zoo models as the harness builds them (32x32, 10 classes)."""
+    models = {}
+    for arch in ("resnet50", "densenet121", "vgg16"):
+        models[arch] = {
+            fw: get_adapter(fw).build_zoo(arch, 10, (32, 32, 3), "cpu") for fw in knobs.FRAMEWORKS
+        }
+    return models
+
+
+def torch_modules(model, kind):
+    return [m for m in model.modules() if isinstance(m, kind)]
+
+
+def keras_layers(model, kind):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_zoo_batch_norm_epsilon_and_momentum(zoo):
+    eps, momentum = pins("bn_epsilon"), pins("bn_momentum")
+    for arch in ("resnet50", "densenet121"):
+        bns_pt = torch_modules(zoo[arch]["pytorch"], torch.nn.BatchNorm2d)
+        bns_tf = keras_layers(zoo[arch]["tensorflow"], keras.layers.BatchNormalization)
+        assert {m.eps for m in bns_pt} == {eps.native("pytorch", arch)}
+        assert {layer.epsilon for layer in bns_tf} == {eps.native("tensorflow", arch)} == {1.001e-5}
+        assert {m.momentum for m in bns_pt} == {momentum.native("pytorch", arch)}
+        assert {round(1 - layer.momentum, 6) for layer in bns_tf} == {
+            momentum.native("tensorflow", arch)
+        }
+    assert not torch_modules(zoo["vgg16"]["pytorch"], torch.nn.BatchNorm2d)
+    assert not keras_layers(zoo["vgg16"]["tensorflow"], keras.layers.BatchNormalization)
+    for knob in (eps, momentum, pins("bn_running_variance")):
+        assert knob.not_applicable("vgg16") == "VGG16 has no batch norm"
+
+
+def test_zoo_initialisation(zoo):
+    knob = pins("init")
+    for arch in ("resnet50", "densenet121", "vgg16"):
+        assert (knob.native("pytorch", arch), knob.native("tensorflow", arch)) == (
+            "torchvision",
+            "keras",
+        )
+        conv = torch_modules(zoo[arch]["pytorch"], torch.nn.Conv2d)[1]
+        out_ch, in_ch, kh, kw = conv.weight.shape
+        fan = (in_ch if arch == "densenet121" else out_ch) * kh * kw  # kaiming_normal's fan
+        assert float(conv.weight.detach().std()) == pytest.approx((2 / fan) ** 0.5, rel=0.05)
+        for layer in keras_layers(zoo[arch]["tensorflow"], keras.layers.Conv2D):
+            assert type(layer.kernel_initializer).__name__ == "GlorotUniform"
+
+
+def test_zoo_padding_is_explicit_in_keras(zoo):
+    knob = pins("strided_padding")
+    for arch in ("resnet50", "densenet121", "vgg16"):
+        model = zoo[arch]["tensorflow"]
+        strided = [
+            layer
+            for layer in model.layers
+            if max(getattr(layer, "strides", None) or (1,)) > 1
+            and not isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D)
+            or isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D)
+        ]
+        assert strided and all(layer.padding == "valid" for layer in strided), arch
+        assert knob.native("tensorflow", arch) == "symmetric" and knob.not_applicable(arch)
+    assert any(
+        isinstance(layer, keras.layers.ZeroPadding2D)
+        for layer in zoo["resnet50"]["tensorflow"].layers
+    )
+
+
+def test_resnet_stride_position(zoo):
+    knob = pins("resnet_stride_position")
+    block_pt = zoo["resnet50"]["pytorch"].layer2[0]
+    assert (block_pt.conv1.stride, block_pt.conv2.stride) == ((1, 1), (2, 2))
+    assert knob.native("pytorch", "resnet50") == "3x3"
+    keras_resnet = zoo["resnet50"]["tensorflow"]
+    first, second = (keras_resnet.get_layer(f"conv3_block1_{i}_conv") for i in (1, 2))
+    assert (tuple(first.strides), tuple(second.strides)) == ((2, 2), (1, 1))
+    assert knob.native("tensorflow", "resnet50") == "1x1"
+    assert knob.not_applicable("densenet121") and knob.not_applicable("vgg16")
+
+
+def test_conv_bias(zoo):
+    knob = pins("conv_bias")
+    assert all(m.bias is None for m in torch_modules(zoo["resnet50"]["pytorch"], torch.nn.Conv2d))
+    assert knob.native("pytorch", "resnet50") == "description"  # the description: no conv bias
+    assert all(
+        layer.use_bias for layer in keras_layers(zoo["resnet50"]["tensorflow"], keras.layers.Conv2D)
+    )
+    assert knob.native("tensorflow", "resnet50") == "all"
+    for arch, has_bias in (("densenet121", False), ("vgg16", True)):
+        assert {
+            m.bias is not None for m in torch_modules(zoo[arch]["pytorch"], torch.nn.Conv2d)
+        } == {has_bias}
+        assert {
+            layer.use_bias for layer in keras_layers(zoo[arch]["tensorflow"], keras.layers.Conv2D)
+        } == {has_bias}
+        assert knob.not_applicable(arch)
+
+
+def test_vgg_head_dropout(zoo):
+    knob = pins("vgg_head_dropout")
+    rates = [m.p for m in torch_modules(zoo["vgg16"]["pytorch"], torch.nn.Dropout)]
+    assert rates == [knob.native("pytorch", "vgg16")] * 2 == [0.5, 0.5]
+    assert not keras_layers(zoo["vgg16"]["tensorflow"], keras.layers.Dropout)
+    assert knob.native("tensorflow", "vgg16") == 0.0
+    assert knob.not_applicable("resnet50") and knob.not_applicable("densenet121")
+
+
 def test_every_knob_is_pinned_by_a_test_here():
     """Read from this file's source, not from what ran: under pytest -n N the pin tests are
     spread over workers, so no one process sees them all."""
@@ -186,8 +298,17 @@ def test_every_knob_is_pinned_by_a_test_here():
 def test_aligned_values_are_runnable_on_both_sides_and_native_values_on_their_own():
     for fw in knobs.FRAMEWORKS:
         adapter = get_adapter(fw)
-        knobs.check_supported(fw, knobs.settings("native")[fw], adapter.SUPPORTED)
+        for arch in (None, "resnet50", "densenet121", "vgg16"):
+            knobs.check_supported(fw, knobs.settings("native", arch)[fw], adapter.SUPPORTED)
         knobs.check_supported(fw, knobs.settings("aligned")[fw], adapter.SUPPORTED)
+
+
+def test_a_knob_whose_zoo_models_agree_says_why_it_does_not_apply():
+    for k in knobs.KNOBS:
+        for arch in ("resnet50", "densenet121", "vgg16"):
+            same = k.native("pytorch", arch) == k.native("tensorflow", arch)
+            if same and k.devices == ("cpu", "cuda"):
+                assert k.not_applicable(arch), f"{k.name} on {arch}: the zoo models agree; say why"
 
 
 def test_docs_knobs_md_is_current_and_the_readme_names_every_knob():

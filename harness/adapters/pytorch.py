@@ -143,7 +143,9 @@ def _zoo(arch: str, num_classes: int):
 # --- mirror models (harness/mirror.py), knobs (harness/knobs.py) ---------------------------
 
 SUPPORTED = {  # knob -> the values this adapter can run
-    "init": ("torch", "shared"),  # "shared": PyTorch's own draws are the shared weights
+    # "torch": the layer defaults; "torchvision": what torchvision's model of the architecture
+    # re-initialises (_torchvision_init); "shared": the layer defaults' draws are the shared weights
+    "init": ("torch", "torchvision", "shared"),
     "bn_momentum": None,  # any number
     "bn_epsilon": None,
     "bn_running_variance": ("unbiased", "biased"),
@@ -151,13 +153,45 @@ SUPPORTED = {  # knob -> the values this adapter can run
     "loss_input": ("logits",),
     "strided_padding": ("symmetric",),
     "tf32": ("matmul off, conv on", "off", "on"),
+    "resnet_stride_position": ("3x3", "1x1"),
+    "conv_bias": ("description", "all"),
+    "vgg_head_dropout": None,
 }
 
 
 def build_mirror(spec, setting: dict, device: str):
     """The mirror description as an ``nn.Module`` whose modules are named by the spec's nodes."""
+    from ..mirror import structured
+
     check_supported(NAME, setting, SUPPORTED)
-    return _mirror_class()(spec, setting).to(device)
+    model = _mirror_class()(structured(spec, setting), setting)
+    if setting["init"] == "torchvision":
+        _torchvision_init(model)
+    return model.to(device)
+
+
+def _torchvision_init(model) -> None:
+    """Knob ``init="torchvision"``: re-initialise the mirror as torchvision's model of its
+    architecture does after building (the ``for m in self.modules()`` loop of
+    torchvision/models/resnet.py, densenet.py and vgg.py ``__init__``); batch norms keep
+    weight 1 and bias 0, as there."""
+    nn = torch.nn
+    arch = model.spec.arch
+    for module in model.layers.values():
+        if isinstance(module, nn.Conv2d):
+            if arch == "densenet121":
+                nn.init.kaiming_normal_(module.weight)  # fan_in, gain sqrt(2)
+            else:
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            if arch == "vgg16":
+                nn.init.normal_(module.weight, 0, 0.01)
+            if arch in ("vgg16", "densenet121"):
+                nn.init.zeros_(module.bias)  # ResNet50's fc keeps nn.Linear's own
+        elif not isinstance(module, (nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.Dropout)):
+            raise ValueError(f"torchvision init has no rule for {type(module).__name__}")
 
 
 def _mirror_class():
@@ -208,6 +242,8 @@ def _mirror_class():
                     self.layers[n.name] = nn.MaxPool2d(n.kernel, n.stride, n.padding)
                 elif n.op == "avgpool":
                     self.layers[n.name] = nn.AvgPool2d(n.kernel, n.stride, n.padding)
+                elif n.op == "dropout":
+                    self.layers[n.name] = nn.Dropout(n.rate)
 
         def forward(self, x):
             values = {self.spec.input_name: x}

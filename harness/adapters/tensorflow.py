@@ -166,6 +166,9 @@ SUPPORTED = {  # knob -> the values this adapter can run
     "loss_input": ("logits", "probabilities"),
     "strided_padding": ("symmetric", "same"),
     "tf32": ("on", "off"),
+    "resnet_stride_position": ("3x3", "1x1"),
+    "conv_bias": ("description", "all"),
+    "vgg_head_dropout": None,
 }
 
 
@@ -173,7 +176,10 @@ def build_mirror(spec, setting: dict, device: str):
     """The mirror description as a functional Keras model; layers are named by the spec's nodes.
     Padding follows knob ``strided_padding``; with ``loss_input="probabilities"`` the model ends
     in a softmax, as keras.applications' heads do."""
+    from ..mirror import structured
+
     check_supported(NAME, setting, SUPPORTED)
+    spec = structured(spec, setting)
     layers = keras.layers
     values = {spec.input_name: keras.Input(shape=spec.input_shape, name=spec.input_name)}
     for n in spec.nodes:
@@ -210,6 +216,8 @@ def build_mirror(spec, setting: dict, device: str):
             out = layers.Add(name=n.name)(args)
         elif n.op == "concat":
             out = layers.Concatenate(name=n.name)(args)
+        elif n.op == "dropout":
+            out = layers.Dropout(n.rate, name=n.name)(x)
         else:
             raise ValueError(f"mirror op {n.op!r} has no Keras implementation")
         values[n.name] = out
