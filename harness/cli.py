@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import atomic, project
 from .errors import BaselineError, ConfigError, HarnessError
+from .explain import DEFAULT_SEEDS as DEFAULT_EXPLAIN_SEEDS
 from .profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 PACKAGE = "crossedwires"  # the distribution name, for --version
@@ -325,15 +326,30 @@ def cmd_explain(args) -> int:
             f"--jobs {args.jobs}: give 1 to {MAX_JOBS} worker processes (each holds PyTorch and "
             f"TensorFlow; this machine has {os.cpu_count()} cores)"
         )
-    if args.out:
-        check_output_file(Path(args.out), "--out")
+    for option, value in (("--out", args.out), ("--save-json", args.save_json)):
+        if value:
+            check_output_file(Path(value), option)
     check_data_dir(args.data_dir)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds}: give 1 or more (3 or more give intervals)")
     jobs = args.jobs or default_jobs(profile)
-    note = zoo_note(case)
+    note = zoo_note(case, profile)
     if note:  # before any training, after every check of the command line
         print(note, file=sys.stderr, flush=True)
-    report = explain(case, profile, args.data_dir, jobs=jobs, progress=not args.no_progress)
-    text = json.dumps(report, indent=2, sort_keys=True) if args.json else format_table(report)
+    report = explain(
+        case,
+        profile,
+        args.data_dir,
+        jobs=jobs,
+        progress=not args.no_progress,
+        seeds=args.seeds,
+        which=args.plan,
+    )
+    as_json = json.dumps(report, indent=2, sort_keys=True)
+    if args.save_json:
+        atomic.write_text(Path(args.save_json), as_json + "\n")
+        print(f"wrote {args.save_json}", file=sys.stderr)
+    text = as_json if args.json else format_table(report)
     if args.out:
         atomic.write_text(Path(args.out), text + "\n")
         print(f"wrote {args.out}", file=sys.stderr)
@@ -552,19 +568,40 @@ def build_parser() -> argparse.ArgumentParser:
     exp = command(
         "explain",
         "which framework default carries a case's accuracy gap",
-        "Train a mirror case native, aligned and with each knob moved alone, and print how much "
-        "of the accuracy gap each framework default carries. A zoo case id runs its mirror "
-        "counterpart (said before training starts). Trains: minutes on the smoke profile.",
+        "Train a mirror case native, aligned and with each knob moved alone, with K seeds each, "
+        "and print how much of the accuracy gap each framework default carries, with "
+        "intervals. A zoo case id runs its mirror counterpart at width 1.0 (said before "
+        "training starts). Trains: minutes on the smoke profile.",
     )
     exp.add_argument("case_id", metavar="CASE-ID", help="e.g. from: crossedwires cases")
     _add_profile(exp, "the profile to train under")
     exp.add_argument("--json", action="store_true", help="the numbers as JSON, not a table")
     exp.add_argument("--out", metavar="FILE", help="write the table (or JSON) to this file")
     exp.add_argument(
+        "--save-json",
+        metavar="FILE",
+        help="also write the numbers as JSON here (for crossedwires report --explain FILE)",
+    )
+    exp.add_argument(
         "--jobs",
         type=int,
         default=None,
         help="worker processes (default: the cores over the profile's threads; 1 on CUDA)",
+    )
+    exp.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_EXPLAIN_SEEDS,
+        help="seeds per configuration: every gap and effect gets an interval over them "
+        "(default: %(default)s)",
+    )
+    exp.add_argument(
+        "--plan",
+        choices=("cheap", "full"),
+        default=None,
+        help="cheap: each knob moved from the aligned side only (about one run per knob and "
+        "seed); full: from the native side too, for both residuals and the interactions "
+        "(default: cheap on a CPU, full on CUDA)",
     )
     exp.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
     _add_no_progress(exp)

@@ -447,23 +447,41 @@ def loss_curves(top) -> str | None:
 
 def knob_chart(report: dict) -> str:
     """One ``crossedwires explain`` result: each knob's effect on the gap measured from the
-    aligned side and from the native side, and what no single knob explains."""
+    aligned side and from the native side, with its interval over the seeds, and each side's
+    residual (what no single knob explains)."""
     import numpy as np
 
     plt = _pyplot()
     rows = sorted(report["knobs"], key=lambda r: abs(r.get("effect_from_aligned") or 0.0))
+    residual = {
+        "effect_from_aligned": report.get("residual_from_aligned"),
+        "effect_from_aligned_interval": report.get("residual_from_aligned_interval"),
+        "effect_from_native": report.get("residual_from_native"),
+        "effect_from_native_interval": report.get("residual_from_native_interval"),
+    }
     names = [r["knob"] for r in rows] + ["residual"]
-    from_aligned = [r.get("effect_from_aligned") for r in rows] + [report.get("residual")]
-    from_native = [r.get("effect_from_native") for r in rows] + [None]
+    rows = [*rows, residual]
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.6))
-    as_float = [np.nan if v is None else v for v in from_aligned]
-    ax.barh(y + 0.2, as_float, height=0.4, color="#1971c2", label="only this knob native")
-    as_float = [np.nan if v is None else v for v in from_native]
-    ax.barh(y - 0.2, as_float, height=0.4, color="#e8590c", label="all native but this knob")
+    for direction, offset, color, label in (
+        ("from_aligned", 0.2, "#1971c2", "only this knob native"),
+        ("from_native", -0.2, "#e8590c", "all native but this knob"),
+    ):
+        values = [r.get(f"effect_{direction}") for r in rows]
+        values = np.array([np.nan if v is None else v for v in values])
+        errors = np.zeros((2, len(rows)))
+        for i, r in enumerate(rows):
+            interval = r.get(f"effect_{direction}_interval")
+            if interval is not None:
+                errors[:, i] = values[i] - interval[0], interval[1] - values[i]
+        ax.barh(y + offset, values, height=0.4, color=color, label=label, xerr=errors, capsize=2)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlabel("effect on the gap (PyTorch - TensorFlow accuracy)")
+    seeds = len(report.get("seeds") or [None])
+    ax.set_xlabel(
+        "effect on the gap (PyTorch - TensorFlow accuracy)"
+        + (f", mean over {seeds} seeds with its interval" if seeds > 1 else ", one seed")
+    )
     native, aligned = report["native"].get("gap"), report["aligned"].get("gap")
     ax.set_title(
         f"{textwrap.fill(report['case'], 60)}\nnative gap {_signed(native)}, aligned gap "

@@ -215,27 +215,35 @@ def test_export_refuses_an_unknown_suffix_and_writes_nothing(tmp_path, capsys):
 ZOO = "densenet121-adam-lr0.0365-bs10-ep1-eps0.412"  # a smoke zoo case
 
 
-def test_explain_on_a_zoo_id_says_what_it_runs_instead_before_training(monkeypatch, capsys):
+def test_explain_on_a_zoo_id_says_what_it_runs_instead_before_training(
+    monkeypatch, capsys, tmp_path
+):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's value is kept
     seen = {}
 
     def fake_run_all(todo, case, profile, data_dir, jobs, progress):
         seen["err"] = capsys.readouterr().err  # what was printed before any training
         seen["case"], seen["level"] = case.case_id, os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        seen["width"] = profile.mirror_width
         return {
             key: {"test_accuracy": 0.5, "diverged": False, "error": None}
-            for key, (fw, setting) in todo.items()
+            for key, (fw, setting, seed) in todo.items()
         }
 
     monkeypatch.setattr(explain, "_run_all", fake_run_all)
-    assert main(["explain", ZOO, "--no-progress", "--jobs", "1"]) == 0
+    saved = tmp_path / "explain.json"
+    assert main(["explain", ZOO, "--no-progress", "--jobs", "1", "--save-json", str(saved)]) == 0
     mirror = "densenet121-mirror-adam-lr0.0365-bs10-ep1-eps0.412"
+    from harness.htmlreport import load_explanations
+
+    assert load_explanations([saved])[0]["case"] == mirror  # what report --explain reads
     assert seen["err"] == (
         f"note: {ZOO} is a zoo case (each framework's own published model, no weights carry "
-        f"across); explain runs {mirror} instead: the same hyperparameters on structurally "
-        "identical models\n"
+        f"across); explain runs {mirror} at width 1.0 (the zoo models' own, not the profile's "
+        "0.25) instead: the same hyperparameters on mirror models that are each framework's "
+        "zoo model in native mode, with every difference a knob\n"
     )
-    assert seen["case"] == mirror and seen["level"] == "1"
+    assert seen["case"] == mirror and seen["level"] == "1" and seen["width"] == 1.0
     assert capsys.readouterr().out.startswith(f"crossedwires explain {mirror}")
     assert explain.zoo_note(explain.mirror_of(find_case(ZOO))) is None
 

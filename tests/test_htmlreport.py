@@ -28,6 +28,7 @@ def explain_result(case: str = "densenet121-mirror-adam-lr0.0375-bs10-ep1-eps1")
             "knob": k.name,
             "effect_from_aligned": 0.1 * (i - 2),
             "effect_from_native": 0.08 * (i - 2),
+            "effect_from_aligned_interval": [0.1 * (i - 2) - 0.03, 0.1 * (i - 2) + 0.05],
             "share_from_aligned": None,
             "share_from_native": None,
         }
@@ -40,7 +41,11 @@ def explain_result(case: str = "densenet121-mirror-adam-lr0.0375-bs10-ep1-eps1")
         "aligned": {"pytorch": 0.79, "tensorflow": 0.77, "gap": 0.02},
         "explainable": 0.64,
         "knobs": rows,
-        "residual": -0.07,
+        "seeds": [0, 1, 2],
+        "residual_from_aligned": -0.07,
+        "residual_from_aligned_interval": [-0.12, -0.02],
+        "residual_from_native": 0.03,
+        "residual_from_native_interval": None,
         "skipped": {},
     }
 
