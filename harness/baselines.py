@@ -22,10 +22,12 @@ from jsonschema.exceptions import best_match
 
 from . import atomic, judge
 from .errors import BaselineError, HarnessError
+from .sides import FRAMEWORKS, SIDES
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
 CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
-FRAMEWORK_PACKAGES = {"pytorch": ("torch", "torchvision"), "tensorflow": ("tensorflow", "keras")}
+# every side's packages, from the registry: what drift and "since the baseline" name
+FRAMEWORK_PACKAGES = {name: side.packages for name, side in SIDES.items()}
 
 
 def regen_command(profile: str, case_id: str, options: tuple[str, ...] = ()) -> str:
@@ -67,9 +69,55 @@ SCHEMAS = {"case": "baseline.schema.json", "numerics": "numerics.schema.json"}
 
 
 @cache
-def schema(kind: str = "case") -> dict:
+def schema(kind: str = "case", sides: tuple[str, ...] = FRAMEWORKS) -> dict:
+    """The schema of ``kind``; for a case record of ``sides`` (the default pair, or the sides
+    an N-side record lists) with every side-keyed block (results, environment, knobs) built from
+    the side registry: each side of the registry may appear, those of ``sides`` must."""
     text = (resources.files("harness") / "resources" / SCHEMAS[kind]).read_text()
-    return json.loads(text)
+    loaded = json.loads(text)
+    if kind != "case":
+        return loaded
+    props = loaded["properties"]
+    for block, ref in (
+        (props["results"], {"$ref": "#/$defs/result"}),
+        (props["environment"], {"$ref": "#/$defs/framework_environment"}),
+    ):
+        block["required"] = [k for k in block["required"] if k not in FRAMEWORKS] + list(sides)
+        block["properties"].update({s: ref for s in SIDES if s not in block["properties"]})
+    if tuple(sides) != FRAMEWORKS:
+        props["sides"] = {
+            "type": "array",
+            "items": {"enum": list(SIDES)},
+            "minItems": 2,
+            "uniqueItems": True,
+        }
+        pair = {
+            "type": "object",
+            "required": ["comparison", "verdict"],
+            "additionalProperties": False,
+            "properties": {"comparison": props["comparison"], "verdict": props["verdict"]},
+        }
+        props["pairs"] = {"type": "object", "additionalProperties": pair}
+        props["vote"] = {
+            "type": "object",
+            "required": ["odd_one_out", "beyond_all", "agreeing_pairs"],
+            "additionalProperties": False,
+            "properties": {
+                "odd_one_out": {"enum": [*SIDES, None]},
+                "beyond_all": {"type": "array", "items": {"enum": list(SIDES)}},
+                "agreeing_pairs": {"type": "array"},
+            },
+        }
+        loaded["required"] = [*loaded["required"], "sides", "pairs", "vote"]
+    return loaded
+
+
+def sides_of(record: dict) -> tuple[str, ...]:
+    """The sides a record holds, in its order: the default pair unless it lists its own."""
+    listed = record.get("sides")
+    if isinstance(listed, list) and all(isinstance(s, str) for s in listed):
+        return tuple(listed)
+    return FRAMEWORKS
 
 
 @cache
@@ -94,7 +142,10 @@ def validate(record: dict, where: str) -> None:
             f"{where}: field schema_version: {version} was written by another version of "
             f"crossedwires (this one reads {SCHEMA_VERSION}); regenerate the baseline"
         )
-    validator = jsonschema.Draft202012Validator(schema(kind_of(record)), registry=_registry())
+    sides = sides_of(record) if kind_of(record) == "case" else FRAMEWORKS
+    validator = jsonschema.Draft202012Validator(
+        schema(kind_of(record), sides), registry=_registry()
+    )
     error = best_match(validator.iter_errors(record))
     if error is None:
         check_consistency(record, where)
@@ -146,7 +197,7 @@ def check_consistency(record: dict, where: str) -> None:
         refuse("case.id", f"{case['id']!r} but its hyperparameters make {expected!r}")
     results = record["results"]
     seeds = {fw: [s["seed"] for s in r.get("seeds") or []] for fw, r in results.items()}
-    first, *others = FRAMEWORK_PACKAGES
+    first, *others = sides_of(record)
     for fw in others:
         if seeds[fw] != seeds[first]:
             refuse(
@@ -191,7 +242,7 @@ def check_consistency(record: dict, where: str) -> None:
             refuse(f"results.{fw}.error", "not the first failed seed's error")
         if r["diverged"] != any(run["diverged"] for run in runs):
             refuse(f"results.{fw}.diverged", "disagrees with its seeds")
-    accuracies = [r["test_accuracy"] for r in results.values()]
+    accuracies = [results[fw]["test_accuracy"] for fw in sides_of(record)[:2]]
     comparison = record["comparison"]
     if (comparison is None) != (None in accuracies):
         refuse("comparison", "present without both accuracies, or missing with both")
@@ -209,7 +260,8 @@ def check_consistency(record: dict, where: str) -> None:
         if bool(stored) != bool(seeds[first]):
             refuse("comparison.statistics", "present without seeds, or missing with them")
         if stored:
-            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
+            lead = [results[fw] for fw in sides_of(record)[:2]]
+            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in lead]
             statistics = judge.gap_test(*per_seed, stored["tolerance"], stored["alpha"])
             if not _close(stored["tolerance"], record["tolerance"]["accuracy_diff"]):
                 refuse("comparison.statistics.tolerance", "not the record's tolerance")
@@ -219,7 +271,8 @@ def check_consistency(record: dict, where: str) -> None:
                         f"comparison.statistics.{key}",
                         f"{stored[key]}, the seeds give {statistics[key]:.6g}",
                     )
-    verdict = judge.verdict(results, record["tolerance"]["accuracy_diff"], statistics, band)
+    lead = {fw: results[fw] for fw in sides_of(record)[:2]}
+    verdict = judge.verdict(lead, record["tolerance"]["accuracy_diff"], statistics, band)
     if record["verdict"] != verdict:
         refuse("verdict", f"{record['verdict']!r}, the results give {verdict!r}")
 
@@ -452,7 +505,7 @@ def resumable(path: Path, current: dict) -> dict | None:
 
 def seeds_in(record: dict) -> int:
     """How many seeds per framework the record holds (K)."""
-    return len(record["results"]["pytorch"].get("seeds") or [None])
+    return len(record["results"][sides_of(record)[0]].get("seeds") or [None])
 
 
 def per_seed(record: dict, framework: str) -> list[float] | None:
@@ -524,7 +577,9 @@ def compare(
         else:
             why = "not gated with one seed" if not gated else "a move of the noise, not gated"
             notes.append(f"{line} ({why})")
-    for fw in FRAMEWORK_PACKAGES:
+    for fw in sides_of(record):
+        if fw not in baseline["results"]:
+            continue
         then, now = per_seed(baseline, fw), per_seed(record, fw)
         if then is None or now is None:
             continue  # an error on either side is a verdict question, answered above

@@ -167,9 +167,8 @@ def verdict(
     if chance is not None and all(collapsed(a, chance) for a in accuracies):
         return "uninformative"
     if statistics is None:
-        a, b = accuracies
         # Accuracies are fractions k/N: a tiny slack keeps a gap exactly at the tolerance "agree".
-        return "agree" if abs(a - b) <= tolerance + 1e-12 else "mismatch"
+        return "agree" if max(accuracies) - min(accuracies) <= tolerance + 1e-12 else "mismatch"
     alpha = statistics["alpha"]
     if statistics["p_within"] < alpha:
         return "agree"
@@ -215,4 +214,34 @@ def drift_test(
         "alpha": alpha,
         "margin": margin,
         "drifted": p_adjusted < alpha and abs(moved) > margin + 1e-12,
+    }
+
+
+def vote(sides: tuple[str, ...], verdicts: dict[str, str]) -> dict:
+    """Which side is the odd one out among three or more, from the pairs' verdicts (``verdicts``
+    by ``"a|b"``, each pair judged as the default pair is): the one side whose every pair is a
+    ``mismatch`` (beyond the tolerance and the noise floor) while every pair of the others is
+    ``agree`` (significantly within it). None when no side is, with the sides that are beyond on
+    all their pairs (``beyond_all``: the others did not all agree, so the vote is open) and the
+    pairs that agree. With two sides there is no vote."""
+
+    def verdict_of(a: str, b: str) -> str:
+        return verdicts.get(f"{a}|{b}") or verdicts[f"{b}|{a}"]
+
+    beyond_all = [
+        s for s in sides if all(verdict_of(s, t) == "mismatch" for t in sides if t != s)
+    ]
+    odd = None
+    if len(sides) >= 3:
+        for s in beyond_all:
+            rest = [t for t in sides if t != s]
+            if all(verdict_of(a, b) == "agree" for i, a in enumerate(rest) for b in rest[i + 1 :]):
+                odd = s
+    agreeing = [
+        [a, b] for i, a in enumerate(sides) for b in sides[i + 1 :] if verdict_of(a, b) == "agree"
+    ]
+    return {
+        "odd_one_out": odd,
+        "beyond_all": beyond_all if len(sides) >= 3 else [],
+        "agreeing_pairs": agreeing,
     }

@@ -39,8 +39,7 @@ from dataclasses import dataclass
 
 from .cases import ARCHS, MODES
 from .errors import ConfigError
-
-FRAMEWORKS = ("pytorch", "tensorflow")
+from .sides import FRAMEWORKS
 
 _EXPLICIT_PADDING = (
     "both zoo models pad it symmetrically: keras.applications writes ZeroPadding2D before each "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .errors import ConfigError
+from .sides import FRAMEWORKS
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Profile:
     # false-alarm rate of the drift tests over a run (Bonferroni).
     significance_level: float = 0.05
     chance_level: float = 0.99  # the binomial band around chance: both sides in it: uninformative
+    sides: tuple[str, ...] = FRAMEWORKS  # who trains each case (pytest --sides overrides)
 
 
 # The profile every command and the pytest plugin use when none is given.

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from . import atomic, baselines, numerics, project
+from . import atomic, baselines, numerics, project, sides
 from .cases import Case
 from .data import Dataset
 from .errors import ConfigError, HarnessError
@@ -123,6 +123,17 @@ def pytest_addoption(parser):
         help="train at most E epochs per case (recorded in the baselines as the epochs cap)",
     )
     group.addoption(
+        "--sides",
+        default=None,
+        metavar="A,B,...",
+        help="the sides that train each case, comma-separated, from "
+        + ", ".join(sides.SIDES)
+        + " (default: the profile's, "
+        + ",".join(sides.FRAMEWORKS)
+        + "); with three or more every pair is judged and a vote names the odd one out; "
+        "their baselines live in baselines/sides-<a>+<b>+.../ (numerics checks: the default pair)",
+    )
+    group.addoption(
         "--explain",
         action="store_true",
         help="also run `crossedwires explain` on each selected mirror case (native mode) and "
@@ -150,6 +161,12 @@ def pytest_configure(config):
             f"--seeds {seeds}: K must be between 1 and {baselines.MAX_SEEDS} (1 is a single run)"
         )
     profile = capped(profile, config.getoption("--max-images"), config.getoption("--max-epochs"))
+    chosen = config.getoption("--sides")
+    try:
+        chosen_sides = sides.parse(chosen) if chosen is not None else profile.sides
+        profile = replace(profile, sides=chosen_sides)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     run = Run(config, profile)
     run.check_locations()
     config.pluginmanager.register(run, PLUGIN_NAME)
@@ -194,6 +211,9 @@ class Run:
         self.seeds = config.getoption("--seeds")
         self.data_dir = config.getoption("--data-dir")
         self.baselines_dir = self._baselines_dir()
+        self.sides = tuple(profile.sides)
+        where = sides.folder(self.sides)  # an N-side record never replaces the pair's
+        self.cases_dir = self.baselines_dir / where if where else self.baselines_dir
         weights = config.getoption("--save-weights")
         self.weights_root = Path(weights) if weights else None
         self.family = 1  # drift tests in this run: the Bonferroni factor (collection sets it)
@@ -265,7 +285,7 @@ class Run:
         options: list[str] = []
         if self.baselines_dir.resolve() != self.default_baselines_dir().resolve():
             options.append(f"--baselines-dir={self.config.getoption('--baselines-dir')}")
-        for name in ("--data-dir", "--seeds", "--max-images", "--max-epochs"):
+        for name in ("--data-dir", "--seeds", "--max-images", "--max-epochs", "--sides"):
             if self.config.getoption(name) is not None:
                 options.append(f"{name}={self.config.getoption(name)}")
         return tuple(options)
@@ -326,7 +346,7 @@ class Run:
             or (FIXTURE in _fixtures(item) and not _params(item).keys() & built_in)
             for item in session.items
         )
-        self.family = max(1, 2 * checks)
+        self.family = max(1, len(self.sides) * checks)
 
     def _estimator(self):
         from .estimate import case_seconds, load_timings
@@ -404,7 +424,13 @@ class Run:
             return
         if not self.rows and not self.checked:
             return
-        from .report import drift_by_framework, gating_note, summary_table, verdict_counts
+        from .report import (
+            drift_by_framework,
+            gating_note,
+            pairs_section,
+            summary_table,
+            verdict_counts,
+        )
 
         write = terminalreporter.write_line
         terminalreporter.section(f"crossedwires: profile {self.profile.name}")
@@ -420,6 +446,10 @@ class Run:
             terminalreporter.section("crossedwires: reported, not failed")
             for case, note in sorted(notes):
                 write(f"{case}: {note}")
+        pairs = pairs_section(self.rows)
+        if pairs:
+            terminalreporter.section("crossedwires: sides, pair by pair")
+            write(pairs)
         drift = drift_by_framework(self.rows)
         if drift:
             terminalreporter.section("crossedwires: drift by framework")
@@ -623,7 +653,9 @@ class FrameworkPair:
         profile = run.profile
         if run.seeds:
             case = replace(case, seeds=run.seeds)
-        path, create = self._where(case.arch, case.case_id, custom=builders is not None)
+        path, create = self._where(
+            case.arch, case.case_id, custom=builders is not None, root=run.cases_dir
+        )
         data = data if data is not None else run.dataset()
         kept = self._resumable(path, data)
         if kept and baselines.seeds_in(kept) != len(seeds_of(case, profile)):
@@ -636,7 +668,9 @@ class FrameworkPair:
             baseline = self._existing_baseline(path, case.case_id, create, data)
 
         weights_dir = run.weights_root / profile.name / case.arch if run.weights_root else None
-        record = baselines.normalize(run_case(case, profile, data, weights_dir, builders=builders))
+        record = baselines.normalize(
+            run_case(case, profile, data, weights_dir, builders=builders, sides_=run.sides)
+        )
         if run.config.getoption("--explain"):
             self._explain(case)
 
@@ -663,11 +697,15 @@ class FrameworkPair:
 
     # --- parts --------------------------------------------------------------------------------
 
-    def _where(self, arch: str, check_id: str, custom: bool) -> tuple[Path, str]:
-        """The baseline's path and the shell-quoted command that (re)writes it, with this run's
-        options: a built-in case by its id, a custom pair by its test's node id."""
+    def _where(
+        self, arch: str, check_id: str, custom: bool, root: Path | None = None
+    ) -> tuple[Path, str]:
+        """The baseline's path (under ``root``, default the baselines folder) and the
+        shell-quoted command that (re)writes it, with this run's options: a built-in case by its
+        id, a custom pair by its test's node id."""
         run = self._run
-        path = baselines.baseline_path(run.baselines_dir, run.profile.name, arch, check_id)
+        root = run.baselines_dir if root is None else root
+        path = baselines.baseline_path(root, run.profile.name, arch, check_id)
         self._request.node.user_properties.append((CHECKED_KEY, json.dumps([arch, check_id])))
         options = run.hint_options()
         if not custom:
@@ -715,7 +753,7 @@ class FrameworkPair:
 
         sub = data.subset(run.profile.train_subset, run.profile.test_subset)
         current = baselines.fingerprint(
-            environment(run.profile), profile_block(run.profile), sub.fingerprint()
+            environment(run.profile, run.sides), profile_block(run.profile), sub.fingerprint()
         )
         return baselines.resumable(path, current)
 
@@ -813,6 +851,17 @@ class FrameworkPair:
             "baseline": status,
             "notes": notes or [],
         }
+        if record and "sides" in record:  # N sides: every side's accuracy, the pairs, the vote
+            row["sides"] = {fw: results[fw]["test_accuracy"] for fw in record["sides"]}
+            row["pairs"] = {
+                key: {
+                    "gap": (p["comparison"] or {}).get("accuracy_diff"),
+                    "interval": ((p["comparison"] or {}).get("statistics") or {}).get("interval"),
+                    "verdict": p["verdict"],
+                }
+                for key, p in record["pairs"].items()
+            }
+            row["vote"] = record["vote"]
         self._request.node.user_properties.append((SUMMARY_KEY, json.dumps(row)))
 
 

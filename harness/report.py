@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .judge import VERDICTS
+from .sides import FRAMEWORKS, SIDES
 
 COLUMNS = ["case", "seeds", "acc PyTorch", "acc TF", "difference", "verdict", "baseline"]
 
@@ -12,8 +13,16 @@ COLUMNS = ["case", "seeds", "acc PyTorch", "acc TF", "difference", "verdict", "b
 def summary_table(rows: list[dict]) -> str:
     """One line per case (and numerics check), sorted by id: seeds, accuracies (means over the
     seeds), difference, verdict, baseline status."""
-    frame = pd.DataFrame(rows, columns=COLUMNS).sort_values("case")
-    for column in ("acc PyTorch", "acc TF", "difference"):
+    shown = {s for r in rows for s in r.get("sides") or {}}
+    others = [s for s in SIDES if s not in FRAMEWORKS and s in shown]
+    extra = [f"acc {SIDES[s].label}" for s in others]  # a column per side beyond the pair
+    rows = [
+        {**r, **{f"acc {SIDES[s].label}": (r.get("sides") or {}).get(s) for s in others}}
+        for r in rows
+    ]
+    columns = [*COLUMNS[:4], *extra, *COLUMNS[4:]]
+    frame = pd.DataFrame(rows, columns=columns).sort_values("case")
+    for column in ("acc PyTorch", "acc TF", *extra, "difference"):
         frame[column] = pd.to_numeric(frame[column])
     frame["seeds"] = frame["seeds"].map(lambda k: "" if pd.isna(k) else str(int(k)))
     return frame.to_string(index=False, na_rep="n/a", float_format=lambda x: f"{x:.4f}")
@@ -63,3 +72,43 @@ def drift_by_framework(rows: list[dict]) -> str:
         for case, d in cases:
             lines.append(f"  {d['moved']:+.4f}  {case}")
     return "\n".join(lines)
+
+
+def pairs_section(rows: list[dict]) -> str:
+    """For each case run with three or more sides: the pairwise gap matrix (row side's mean
+    accuracy minus column side's, with the pair's verdict) and the vote. Empty otherwise."""
+    blocks = []
+    for row in sorted((r for r in rows if r.get("pairs")), key=lambda r: r["case"]):
+        names = list(row["sides"])
+        width = max(14, *(len(SIDES[s].label) + 2 for s in names))
+        lines = [f"{row['case']}  (gap = row - column, mean test accuracy; verdict)"]
+        lines.append(" " * width + "".join(f"{SIDES[s].label:>{width + 8}}" for s in names))
+        for a in names:
+            cells = []
+            for b in names:
+                pair = row["pairs"].get(f"{a}|{b}") or row["pairs"].get(f"{b}|{a}")
+                acc_a, acc_b = row["sides"][a], row["sides"][b]
+                if a == b:
+                    cells.append(f"{'':>{width + 8}}")
+                elif acc_a is None or acc_b is None:
+                    cells.append(f"{'n/a ' + pair['verdict'][:6]:>{width + 8}}")
+                else:
+                    cells.append(f"{acc_a - acc_b:>+{width - 4}.4f} {pair['verdict'][:11]:<11}")
+            lines.append(f"{SIDES[a].label:<{width}}" + "".join(cells))
+        vote = row["vote"]
+        if vote["odd_one_out"]:
+            said = (
+                f"vote: {vote['odd_one_out']} is the odd one out (mismatch with every other side, "
+                "the others agree)"
+            )
+        elif vote["beyond_all"]:
+            said = (
+                f"vote: {', '.join(vote['beyond_all'])} mismatch(es) every other side, but the "
+                "others do not all agree: no odd one out"
+            )
+        else:
+            said = "vote: no odd one out (no side is beyond the tolerance on all its pairs)"
+        agreeing = ", ".join(f"{a}~{b}" for a, b in vote["agreeing_pairs"]) or "none"
+        lines.append(f"{said}; agreeing pairs: {agreeing}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

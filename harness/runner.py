@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, baselines, judge, knobs, mirror
+from . import atomic, baselines, judge, knobs, mirror, sides
 from .adapters import FRAMEWORKS, get_adapter
 from .cases import Case
 from .data import Dataset
@@ -30,12 +30,16 @@ def tolerance_of(case: Case, profile: Profile) -> dict:
     return {"accuracy_diff": profile.accuracy_tolerance, "source": f"profile {profile.name}"}
 
 
-def environment(profile: Profile) -> dict:
-    """Configure both frameworks for ``profile`` (threads, device, determinism) and return what
-    is in force with the versions: the environment block of a record, and its fingerprint."""
+def environment(profile: Profile, sides_: tuple[str, ...] = FRAMEWORKS) -> dict:
+    """Configure both frameworks (each side of ``sides_`` that runs in this process) for
+    ``profile`` (threads, device, determinism) and return what is in force with the versions:
+    the environment block of a record, and its fingerprint. A side that runs in a subprocess
+    adds its block when it has run (``run_case``)."""
     env = common_versions()
     env["platform"] = cpu_platform()
-    for framework in FRAMEWORKS:
+    for framework in sides_:
+        if sides.SIDES[framework].subprocess:
+            continue
         adapter = get_adapter(framework)
         env[framework] = adapter.configure(
             profile.intra_op_threads, profile.inter_op_threads, profile.device
@@ -152,8 +156,10 @@ def run_case(
     weights_dir: Path | None = None,
     setting: dict | None = None,
     builders: dict | None = None,
+    sides_: tuple[str, ...] = FRAMEWORKS,
 ) -> dict:
-    """Train ``case`` in both frameworks under ``profile``; its record. ``builders`` (custom
+    """Train ``case`` in both frameworks (every side of ``sides_`` that builds its kind of model)
+    under ``profile``; its record. ``builders`` (custom
     pairs): per framework, ``builder(num_classes, input_shape)`` returning the model. With
     ``weights_dir`` each trained model is saved as
     ``<weights_dir>/<case-id>.<framework>.npz.staged``, which ``promote_weights`` renames to
@@ -162,20 +168,22 @@ def run_case(
     (``{framework: {knob: value}}``, mirror cases only) replaces the case mode's knobs, as
     ``crossedwires explain`` does."""
     data = data.subset(profile.train_subset, profile.test_subset)
-    env = environment(profile)
+    sides_ = sides.runnable(tuple(sides_), case.arch_source)
+    env = environment(profile, sides_)
     if setting is not None and case.arch_source != "mirror":
         raise HarnessError(f"{case.case_id}: knobs apply to mirror cases only")
     setting = setting or case_setting(case)
     seeds = seeds_of(case, profile)
-    runs: dict[str, list[dict]] = {fw: [] for fw in FRAMEWORKS}
+    runs: dict[str, list[dict]] = {fw: [] for fw in sides_}
+    here = tuple(fw for fw in sides_ if not sides.SIDES[fw].subprocess)
     for seed in seeds:
         initial = None
         if setting and any(setting[fw]["init"] == "shared" for fw in FRAMEWORKS):
             initial = shared_initial_weights(case, profile, data, seed)
         suffix = "" if len(seeds) == 1 else f".seed{seed}"
-        for fw in FRAMEWORKS:
+        for fw in here:
             name = f"{case.case_id}{suffix}.{fw}.npz"
-            shared = setting is not None and setting[fw]["init"] == "shared"
+            shared = setting is not None and setting[sides.SIDES[fw].knobs]["init"] == "shared"
             runs[fw].append(
                 run_framework(
                     fw,
@@ -184,12 +192,26 @@ def run_case(
                     data,
                     env[fw]["device"],
                     Path(weights_dir) / f"{name}{STAGED}" if weights_dir else None,
-                    setting=setting[fw] if setting else None,
+                    setting=setting[sides.SIDES[fw].knobs] if setting else None,
                     initial_weights=initial if shared else None,
                     seed=seed,
                     builder=builders[fw] if builders else None,
                 )
             )
+    for fw in sides_:
+        if fw in here:
+            continue
+        suffix = [("" if len(seeds) == 1 else f".seed{seed}") for seed in seeds]
+        weights = [
+            Path(weights_dir) / f"{case.case_id}{x}.{fw}.npz{STAGED}" if weights_dir else None
+            for x in suffix
+        ]
+        from .sidework import run_seeds
+
+        side_setting = setting[sides.SIDES[fw].knobs] if setting else None
+        runs[fw], env[fw] = run_seeds(
+            sides.SIDES[fw], case, profile, data, seeds, side_setting, weights
+        )
     if len(seeds) == 1:
         return build_record(case, profile, data, {fw: r[0] for fw, r in runs.items()}, env, setting)
     return build_record(case, profile, data, runs, env, setting, seeds)
@@ -248,6 +270,36 @@ def _seeded_result(runs: list[dict], seeds: list[int], data: Dataset, profile: P
     }
 
 
+def compare_pair(
+    results: dict[str, dict],
+    preds: tuple,
+    tolerance: float,
+    alpha: float,
+    band: tuple[float, float],
+    seeded: bool,
+) -> dict:
+    """One pair of sides judged: its comparison block (None when a side has no accuracy) and
+    its verdict, the same judgement for every pair."""
+    comparison = None
+    statistics = None
+    if all(p is not None for p in preds) and all(
+        r["test_accuracy"] is not None for r in results.values()
+    ):
+        accuracies = [r["test_accuracy"] for r in results.values()]
+        comparison = {
+            "accuracy_diff": abs(accuracies[0] - accuracies[1]),
+            # with several seeds: the first seed's models
+            "prediction_agreement": judge.prediction_agreement(*preds),
+            "chance_band": list(band),
+        }
+        if seeded:
+            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
+            statistics = judge.gap_test(*per_seed, tolerance, alpha)
+            comparison["statistics"] = statistics
+    verdict = judge.verdict(results, tolerance, statistics, band)
+    return {"comparison": comparison, "verdict": verdict}
+
+
 def chance_band(profile: Profile, data: Dataset, seeds: int = 1) -> tuple[float, float]:
     """Where the mean test accuracy of ``seeds`` models that learned nothing falls."""
     return judge.chance_band(data.num_classes, len(data.y_test), seeds, profile.chance_level)
@@ -283,26 +335,22 @@ def build_record(
         results = {fw: _seeded_result(rs, seeds, data, profile) for fw, rs in runs.items()}
         first = {fw: rs[0] for fw, rs in runs.items()}
     tolerance = tolerance_of(case, profile)
-    preds = [run["predictions"] for run in first.values()]
-    comparison = None
-    statistics = None
     band = chance_band(profile, data, len(seeds) if seeds else 1)
-    if all(p is not None for p in preds) and all(
-        r["test_accuracy"] is not None for r in results.values()
-    ):
-        a, b = (r["test_accuracy"] for r in results.values())
-        comparison = {
-            "accuracy_diff": abs(a - b),
-            # with several seeds: the first seed's models
-            "prediction_agreement": judge.prediction_agreement(*preds),
-            "chance_band": list(band),
-        }
-        if seeds is not None:
-            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
-            statistics = judge.gap_test(
-                *per_seed, tolerance["accuracy_diff"], profile.significance_level
-            )
-            comparison["statistics"] = statistics
+    order = tuple(results)
+    pairs = {
+        sides.pair_key(a, b): compare_pair(
+            {a: results[a], b: results[b]},
+            (first[a]["predictions"], first[b]["predictions"]),
+            tolerance["accuracy_diff"],
+            profile.significance_level,
+            band,
+            seeds is not None,
+        )
+        for i, a in enumerate(order)
+        for b in order[i + 1 :]
+    }
+    # the first pair (pytorch, tensorflow when both run) is the record's comparison and verdict
+    lead = pairs[sides.pair_key(*order[:2])]
     record = {
         "schema_version": SCHEMA_VERSION,
         "case": {
@@ -320,10 +368,14 @@ def build_record(
         "data": data.describe(),
         "tolerance": tolerance,
         "results": results,
-        "comparison": comparison,
-        "verdict": judge.verdict(results, tolerance["accuracy_diff"], statistics, band),
+        "comparison": lead["comparison"],
+        "verdict": lead["verdict"],
         "environment": env,
     }
+    if order != FRAMEWORKS:  # N sides (or another pair): every pair judged, and the vote
+        record["sides"] = list(order)
+        record["pairs"] = pairs
+        record["vote"] = judge.vote(order, {k: p["verdict"] for k, p in pairs.items()})
     if case.arch_source == "mirror":
         record["mirror"] = {
             "width": profile.mirror_width,

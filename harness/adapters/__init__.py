@@ -22,20 +22,19 @@ from __future__ import annotations
 import importlib
 
 from ..errors import FrameworkMissing
-
-FRAMEWORKS = ("pytorch", "tensorflow")
-_EXTRA = {"pytorch": "torch", "tensorflow": "tensorflow"}
+from ..sides import FRAMEWORKS, SIDES  # noqa: F401  (FRAMEWORKS: the default pair, read from here)
 
 
 def get_adapter(framework: str):
-    if framework not in FRAMEWORKS:
-        raise ValueError(f"unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}")
-    module = importlib.import_module(f"{__name__}.{framework}")
+    """The adapter of a side (``harness.sides``), its framework imported."""
+    if framework not in SIDES:
+        raise ValueError(f"unknown framework {framework!r}: use one of {', '.join(SIDES)}")
+    side = SIDES[framework]
+    module = importlib.import_module(f"{__name__}.{side.adapter}")
     try:
         module.import_framework()
     except ImportError as exc:
         raise FrameworkMissing(
-            f"{framework} is not installed ({exc}); install it with "
-            f"`pip install -c constraints.txt -e '.[{_EXTRA[framework]}]'`"
+            f"{framework} is not installed ({exc}); install it with `{side.install_hint()}`"
         ) from None
     return module

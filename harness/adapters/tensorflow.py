@@ -331,20 +331,27 @@ def train(
             model, x, y, hp["batch_size"], epochs, optimizer, loss_fn, on_epoch_end
         )
     else:
-        model.compile(optimizer=optimizer, loss=loss_fn)
-        history = model.fit(
-            _to_array(x),
-            y,
-            batch_size=hp["batch_size"],
-            epochs=epochs,
-            shuffle=False,
-            verbose=0,
-            callbacks=[_stop_on_non_finite_epoch_loss(on_epoch_end)],
-        )
-        raw = [float(v) for v in history.history.get("loss", [])]
+        raw = fit(model, x, y, hp["batch_size"], epochs, optimizer, loss_fn, on_epoch_end)
     diverged = any(not math.isfinite(v) for v in raw)
     losses = [v if math.isfinite(v) else None for v in raw]
     return {"training_loss": losses, "diverged": diverged}
+
+
+def fit(model, x, y, batch_size, epochs, optimizer, loss_fn, on_epoch_end=None) -> list[float]:
+    """``compile`` + ``fit(shuffle=False)``, the idiom the paper used: the epoch losses. Keras
+    code only, so the Keras sides on other backends (``harness/adapters/keras_backend.py``)
+    train with it too."""
+    model.compile(optimizer=optimizer, loss=loss_fn)
+    history = model.fit(
+        _to_array(x),
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[_stop_on_non_finite_epoch_loss(on_epoch_end)],
+    )
+    return [float(v) for v in history.history.get("loss", [])]
 
 
 def _train_resident(model, x, y, batch_size, epochs, optimizer, loss_fn, on_epoch_end=None):
