@@ -1,0 +1,262 @@
+"""The side registry (``harness/sides.py``), the keras-torch and keras-jax sides, N-side records,
+the pairwise judgement and the vote. Constructed runs, no training, except the tests marked
+``heavy`` (a Keras backend side in its subprocess)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness import baselines, judge, knobs, report, runner, sides
+from harness.adapters import FRAMEWORKS
+from harness.cases import Case, find_case
+from harness.errors import BaselineError, ConfigError, FrameworkMissing
+from harness.profiles import get_profile
+
+from .conftest import ENV, PLATFORM, tiny_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW = ("keras-torch", "keras-jax")
+CASE = "resnet50-adam-lr0.00349-bs10-ep1-eps0.61"
+
+
+def test_the_registry_is_the_one_list_of_sides():
+    assert FRAMEWORKS is sides.FRAMEWORKS and knobs.FRAMEWORKS is sides.FRAMEWORKS
+    assert tuple(sides.SIDES)[:2] == ("pytorch", "tensorflow") == sides.FRAMEWORKS
+    assert baselines.FRAMEWORK_PACKAGES == {n: s.packages for n, s in sides.SIDES.items()}
+    for name, side in sides.SIDES.items():
+        assert (ROOT / "harness" / "adapters" / f"{side.adapter}.py").is_file(), name
+        assert side.knobs in knobs.FRAMEWORKS  # its column of the knob table
+        assert side.extra in _extras() or all(e in _extras() for e in side.extra.split(","))
+    for name in NEW:  # a Keras backend is fixed at import: a process of its own
+        assert sides.SIDES[name].subprocess and sides.SIDES[name].knobs == "tensorflow"
+        assert sides.SIDES[name].env["KERAS_BACKEND"] == name.removeprefix("keras-")
+    assert not any(sides.SIDES[n].subprocess for n in sides.FRAMEWORKS)
+
+
+def _extras() -> str:
+    return (ROOT / "pyproject.toml").read_text()
+
+
+def test_no_file_but_the_registry_the_adapter_and_these_tests_names_the_new_sides():
+    """Adding a side touches only its registry entry, its adapter and its tests (the docs and
+    the N-side baselines, data, may name it)."""
+    allowed = {"harness/sides.py", "harness/adapters/keras_backend.py", "tests/test_sides.py"}
+    naming = sorted(
+        str(p.relative_to(ROOT))
+        for pattern in ("harness/**/*", "difftests/**/*", "tests/**/*", "scripts/**/*", "*.*")
+        for p in ROOT.glob(pattern)
+        if p.is_file()
+        and p.suffix in (".py", ".json", ".toml", ".ini", ".txt", ".cfg", "")
+        and str(p.relative_to(ROOT)) not in allowed
+        and any(n in p.read_text(errors="ignore") for n in NEW)
+    )
+    assert naming == []
+
+
+def test_sides_are_parsed_with_one_line_naming_the_value_and_the_fix(monkeypatch):
+    assert sides.parse("pytorch, tensorflow") == ("pytorch", "tensorflow")
+    with pytest.raises(ConfigError, match=r"--sides pytorch,nope: unknown side 'nope'; use"):
+        sides.parse("pytorch,nope")
+    with pytest.raises(ConfigError, match="at least two distinct sides"):
+        sides.parse("pytorch,pytorch")
+    with pytest.raises(ConfigError, match="at least two distinct sides"):
+        sides.parse("pytorch")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jaxlib" else real(name, *a)
+    )
+    with pytest.raises(FrameworkMissing) as missing:
+        sides.parse("pytorch,keras-jax")
+    assert str(missing.value) == (
+        "--sides pytorch,keras-jax: side 'keras-jax' needs jaxlib, not installed; install it "
+        "with `pip install -c constraints.txt -e '.[jax]'`"
+    )
+
+
+@pytest.mark.bad_input
+def test_an_unknown_side_in_the_option_is_a_usage_error_not_a_traceback():
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "difftests",
+         "--sides", "pytorch,keras-tf", "--collect-only", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 4
+    assert "--sides pytorch,keras-tf: unknown side 'keras-tf'" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_n_side_baselines_live_apart_from_the_pairs():
+    assert sides.folder(sides.FRAMEWORKS) is None
+    assert sides.folder(("pytorch", "tensorflow", "keras-torch")) == (
+        "sides-pytorch+tensorflow+keras-torch"
+    )
+    assert sides.runnable(tuple(sides.SIDES), "mirror") == sides.FRAMEWORKS
+    assert sides.runnable(tuple(sides.SIDES), "zoo") == tuple(sides.SIDES)
+
+
+# --- the judgement of N sides --------------------------------------------------------------
+
+
+def _verdicts(order, mismatching):
+    """Every pair ``agree`` but those in ``mismatching`` (pairs as "a|b")."""
+    return {
+        f"{a}|{b}": "mismatch" if f"{a}|{b}" in mismatching else "agree"
+        for i, a in enumerate(order)
+        for b in order[i + 1 :]
+    }
+
+
+def test_the_vote_names_the_side_beyond_on_all_its_pairs_while_the_others_agree():
+    order = ("a", "b", "c", "d")
+    odd = _verdicts(order, {"a|b", "a|c", "a|d"})
+    assert judge.vote(order, odd) == {
+        "odd_one_out": "a",
+        "beyond_all": ["a"],
+        "agreeing_pairs": [["b", "c"], ["b", "d"], ["c", "d"]],
+    }
+    # the others do not all agree: beyond on all its pairs, but no odd one out
+    open_vote = {**odd, "c|d": "inconclusive"}
+    assert judge.vote(order, open_vote)["odd_one_out"] is None
+    assert judge.vote(order, open_vote)["beyond_all"] == ["a"]
+    # one of its pairs only inconclusive: not beyond on all
+    assert judge.vote(order, {**odd, "a|d": "inconclusive"})["beyond_all"] == []
+    # two camps of two: nobody is the odd one out
+    camps = _verdicts(order, {"a|c", "a|d", "b|c", "b|d"})
+    assert judge.vote(order, camps) == {
+        "odd_one_out": None,
+        "beyond_all": [],
+        "agreeing_pairs": [["a", "b"], ["c", "d"]],
+    }
+    assert judge.vote(("a", "b"), {"a|b": "mismatch"})["odd_one_out"] is None  # no vote of two
+
+
+def _n_side_record(correct: dict[str, list[int]], n_test: int = 100) -> dict:
+    """A K-seed record of the sides in ``correct`` (seed i gets the first correct[side][i] of
+    ``n_test`` images right), as the runner writes it."""
+    data = tiny_dataset(n_test)
+    runs, env = {}, {"python": "3.11.7", "numpy": "2.4.6", "platform": PLATFORM}
+    for side, ks in correct.items():
+        runs[side] = []
+        for k in ks:
+            pred = data.y_test.copy()
+            pred[k:] = (pred[k:] + 1) % 10
+            result = {
+                "error": None,
+                "diverged": False,
+                "collapsed": False,
+                "training_loss": [2.3],
+                "test_accuracy": k / n_test,
+            }
+            runs[side].append({"result": result, "predictions": pred})
+        env[side] = {**ENV["tensorflow"], "versions": sides.versions(side)}
+    seeds = list(range(len(next(iter(correct.values())))))
+    return runner.build_record(find_case(CASE), get_profile("smoke"), data, runs, env, None, seeds)
+
+
+FOUR = {
+    "pytorch": [85, 83, 86, 84, 85],
+    "tensorflow": [20, 22, 19, 21, 20],
+    "keras-torch": [21, 20, 22, 19, 21],
+    "keras-jax": [20, 21, 20, 22, 19],
+}
+
+
+def test_every_pair_is_judged_and_the_first_pair_is_the_records_comparison(tmp_path):
+    record = _n_side_record(FOUR)
+    assert record["sides"] == list(FOUR)
+    assert list(record["pairs"]) == [
+        "pytorch|tensorflow", "pytorch|keras-torch", "pytorch|keras-jax",
+        "tensorflow|keras-torch", "tensorflow|keras-jax", "keras-torch|keras-jax",
+    ]  # fmt: skip
+    pair = _n_side_record({k: FOUR[k] for k in sides.FRAMEWORKS})
+    assert "sides" not in pair and "pairs" not in pair  # the default pair's record as before
+    assert (
+        record["comparison"]
+        == pair["comparison"]
+        == record["pairs"]["pytorch|tensorflow"]["comparison"]
+    )
+    assert record["verdict"] == pair["verdict"] == "mismatch"
+    for key, judged in record["pairs"].items():
+        assert judged["verdict"] == ("mismatch" if key.startswith("pytorch|") else "agree")
+    assert record["vote"]["odd_one_out"] == "pytorch"
+    # written, read back, validated against the schema the registry builds
+    path = baselines.baseline_path(tmp_path, "smoke", "resnet50", CASE)
+    baselines.write(path, record)
+    assert baselines.read(path, at_its_path=True)["vote"] == record["vote"]
+
+
+def test_the_schema_of_n_sides_comes_from_the_registry_and_the_pairs_stays_as_it_was():
+    pair = baselines.schema("case")
+    assert pair["properties"]["results"]["required"] == ["pytorch", "tensorflow"]
+    assert "sides" not in pair["properties"]
+    four = baselines.schema("case", tuple(FOUR))
+    assert four["properties"]["results"]["required"] == list(FOUR)
+    assert set(four["properties"]["environment"]["properties"]) >= set(sides.SIDES)
+    record = json.loads(baselines.dumps(_n_side_record(FOUR)))
+    del record["results"]["keras-jax"]
+    with pytest.raises(BaselineError, match=r"field results.keras-jax is missing \(required\)"):
+        baselines.validate(record, "x.json")
+    record = json.loads(baselines.dumps(_n_side_record(FOUR)))
+    record["sides"] = ["pytorch", "tensorflow", "keras-tf"]
+    with pytest.raises(BaselineError, match="keras-tf"):  # a side the registry does not have
+        baselines.validate(record, "x.json")
+
+
+def test_the_report_shows_a_column_per_side_the_gap_matrix_and_the_vote():
+    record = baselines.normalize(_n_side_record(FOUR))
+    row = {
+        "case": CASE,
+        "seeds": 5,
+        "acc PyTorch": record["results"]["pytorch"]["test_accuracy"],
+        "acc TF": record["results"]["tensorflow"]["test_accuracy"],
+        "difference": record["comparison"]["accuracy_diff"],
+        "verdict": record["verdict"],
+        "baseline": "written",
+        "sides": {s: record["results"][s]["test_accuracy"] for s in record["sides"]},
+        "pairs": {
+            k: {"gap": p["comparison"]["accuracy_diff"], "verdict": p["verdict"]}
+            for k, p in record["pairs"].items()
+        },
+        "vote": record["vote"],
+    }
+    table = report.summary_table([row])
+    assert "acc Keras[torch]" in table.splitlines()[0] and "acc Keras[jax]" in table
+    matrix = report.pairs_section([row])
+    lines = matrix.splitlines()
+    assert lines[2].startswith("PyTorch") and "+0.6420 mismatch" in lines[2]
+    assert "vote: pytorch is the odd one out" in lines[-1]
+    assert report.pairs_section([{**row, "pairs": None}]) == ""
+    plain = {k: v for k, v in row.items() if k not in ("sides", "pairs", "vote")}
+    assert "Keras" not in report.summary_table([plain])
+
+
+# --- the Keras backend sides, trained (a subprocess each) -----------------------------------
+
+
+@pytest.mark.heavy
+def test_keras_backend_sides_train_a_zoo_model_in_their_own_process():
+    """keras-torch and keras-jax train keras.applications' VGG16 on 16 images in a subprocess
+    each, record their versions, and the pytest process never imports Keras on their backend."""
+    profile = replace(get_profile("tiny"), train_subset=16, test_subset=16, seeds=1)
+    case = Case("vgg16", 1e-3, 8, 1, 1e-7, case_set="test")
+    names = [n for n in NEW if not sides.SIDES[n].missing_packages()]
+    assert "keras-torch" in names  # torch and keras are in `.[all]`; jax only in `.[jax]`
+    from harness.data import load_digits32
+
+    record = runner.run_case(case, profile, load_digits32(), sides_=("pytorch", *names))
+    for name in names:
+        assert record["results"][name]["test_accuracy"] is not None, record["results"][name]
+        versions = record["environment"][name]["versions"]
+        assert set(versions) == set(sides.SIDES[name].packages) and None not in versions.values()
+        assert (
+            record["environment"][name]["kernels"]["backend"]
+            == sides.SIDES[name].env["KERAS_BACKEND"]
+        )
+    assert record["sides"] == ["pytorch", *names]
