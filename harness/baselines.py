@@ -275,6 +275,43 @@ def check_consistency(record: dict, where: str) -> None:
     verdict = judge.verdict(lead, record["tolerance"]["accuracy_diff"], statistics, band)
     if record["verdict"] != verdict:
         refuse("verdict", f"{record['verdict']!r}, the results give {verdict!r}")
+    if "pairs" in record:
+        _check_pairs(record, refuse)
+
+
+def _check_pairs(record: dict, refuse) -> None:
+    """An N-side record: its sides are its results, every pair is there with the verdict its
+    seeds give, and the vote is the one its pairs' verdicts give."""
+    order = sides_of(record)
+    if set(order) != set(record["results"]):
+        refuse("sides", f"{list(order)}, but the results hold {sorted(record['results'])}")
+    want = [f"{a}|{b}" for i, a in enumerate(order) for b in order[i + 1 :]]
+    if sorted(record["pairs"]) != sorted(want):
+        refuse("pairs", f"{sorted(record['pairs'])}, the sides make {want}")
+    tolerance = record["tolerance"]["accuracy_diff"]
+    for key in want:
+        a, b = key.split("|")
+        pair, results = record["pairs"][key], {a: record["results"][a], b: record["results"][b]}
+        stored = (pair["comparison"] or {}).get("statistics")
+        statistics = None
+        if stored:
+            per_seed = [[s["test_accuracy"] for s in r["seeds"]] for r in results.values()]
+            statistics = judge.gap_test(*per_seed, stored["tolerance"], stored["alpha"])
+            if not _close(stored["tolerance"], tolerance):
+                refuse(f"pairs.{key}.comparison.statistics.tolerance", "not the record's tolerance")
+            for name in ("p_within", "p_beyond", "gap"):
+                if not _close(stored[name], statistics[name]):
+                    refuse(
+                        f"pairs.{key}.comparison.statistics.{name}",
+                        f"{stored[name]}, the seeds give {statistics[name]:.6g}",
+                    )
+        band = tuple((pair["comparison"] or {}).get("chance_band") or ()) or None
+        verdict = judge.verdict(results, tolerance, statistics, band)
+        if pair["verdict"] != verdict:
+            refuse(f"pairs.{key}.verdict", f"{pair['verdict']!r}, the results give {verdict!r}")
+    vote = judge.vote(order, {k: p["verdict"] for k, p in record["pairs"].items()})
+    if record["vote"] != vote:
+        refuse("vote", f"{record['vote']}, the pairs' verdicts give {vote}")
 
 
 def _check_numerics(record: dict, where: str) -> None:

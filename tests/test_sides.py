@@ -260,3 +260,19 @@ def test_keras_backend_sides_train_a_zoo_model_in_their_own_process():
             == sides.SIDES[name].env["KERAS_BACKEND"]
         )
     assert record["sides"] == ["pytorch", *names]
+
+
+def test_an_edited_pair_verdict_or_vote_is_refused_naming_the_field():
+    record = json.loads(baselines.dumps(_n_side_record(FOUR)))
+    edited = json.loads(json.dumps(record))
+    edited["pairs"]["tensorflow|keras-jax"]["verdict"] = "mismatch"
+    with pytest.raises(BaselineError, match=r"field pairs.tensorflow\|keras-jax.verdict: 'mis"):
+        baselines.validate(edited, "x.json")
+    edited = json.loads(json.dumps(record))
+    edited["vote"]["odd_one_out"] = "tensorflow"
+    with pytest.raises(BaselineError, match="field vote: "):
+        baselines.validate(edited, "x.json")
+    edited = json.loads(json.dumps(record))
+    del edited["pairs"]["pytorch|keras-jax"]
+    with pytest.raises(BaselineError, match="field pairs: "):
+        baselines.validate(edited, "x.json")
