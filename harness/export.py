@@ -284,6 +284,31 @@ def export_row(record: dict) -> dict:
     row.update(_framework_columns(record))
     row.update(_comparison_columns(record))
     row.update(_environment_columns(record))
+    row.update(_side_columns(record))
+    return row
+
+
+def _side_columns(record: dict) -> dict:
+    """An N-side record (``pytest --sides``): a column set per side beyond the pair (its mean,
+    per-seed accuracies, error, versions), every pair's gap and verdict, and the vote. Nothing
+    for a record of the default pair."""
+    if "sides" not in record:
+        return {}
+    row: dict = {}
+    for side in record["sides"]:
+        if side in FRAMEWORKS:
+            continue
+        result = record["results"][side]
+        row[f"{side}_test_acc"] = result["test_accuracy"]
+        seeds = _seeds(result, record["profile"]["seed"])
+        row[f"{side}_seed_test_acc"] = [x["test_accuracy"] for x in seeds]
+        row[f"{side}_error"] = result.get("error")
+        row[f"{side}_versions"] = json.dumps(record["environment"][side]["versions"])
+    for key, pair in record["pairs"].items():
+        a, b = (record["results"][s]["test_accuracy"] for s in key.split("|"))
+        row[f"gap {key}"] = None if None in (a, b) else a - b
+        row[f"verdict {key}"] = pair["verdict"]
+    row["odd_one_out"] = record["vote"]["odd_one_out"]
     return row
 
 

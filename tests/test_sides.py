@@ -276,3 +276,16 @@ def test_an_edited_pair_verdict_or_vote_is_refused_naming_the_field():
     del edited["pairs"]["pytorch|keras-jax"]
     with pytest.raises(BaselineError, match="field pairs: "):
         baselines.validate(edited, "x.json")
+
+
+def test_the_export_gets_a_column_set_per_side_and_every_pair():
+    from harness.export import export_row
+
+    record = json.loads(baselines.dumps(_n_side_record(FOUR)))
+    row = export_row(record)
+    assert row["keras-jax_seed_test_acc"] == [0.2, 0.21, 0.2, 0.22, 0.19]
+    assert json.loads(row["keras-torch_versions"]) == sides.versions("keras-torch")
+    assert row["verdict pytorch|keras-jax"] == "mismatch" and row["odd_one_out"] == "pytorch"
+    assert round(row["gap pytorch|tensorflow"], 4) == 0.642
+    pair = json.loads(baselines.dumps(_n_side_record({k: FOUR[k] for k in FRAMEWORKS})))
+    assert not any(c.startswith("keras-") or "|" in c for c in export_row(pair))
