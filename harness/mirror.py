@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 OPS = ("conv", "bn", "relu", "maxpool", "avgpool", "gap", "flatten", "dense", "add", "concat")
+OPS += ("dropout",)  # drawn by the fuzzer (harness/fuzz.py); off wherever results are compared
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class Node:
     stride: int = 1
     padding: int = 0  # symmetric, in pixels, as PyTorch writes it
     bias: bool = False
+    # Drawn by the fuzzer (harness/fuzz.py); the published architectures keep the defaults.
+    dilation: int = 1  # conv: spacing of the kernel's taps
+    groups: int = 1  # conv: channel groups (input and output channels divisible by it)
+    rate: float = 0.0  # dropout: the fraction dropped in training mode
+
+    @property
+    def span(self) -> int:
+        """The window's extent in pixels: ``dilation * (kernel - 1) + 1``."""
+        return self.dilation * (self.kernel - 1) + 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class Spec:
         for n in self.nodes:
             first = out[n.inputs[0]]
             if n.op in ("conv", "maxpool", "avgpool"):
-                size = [(d + 2 * n.padding - n.kernel) // n.stride + 1 for d in first[1:]]
+                size = [(d + 2 * n.padding - n.span) // n.stride + 1 for d in first[1:]]
                 if min(size) < 1:
                     raise ConfigError(
                         f"{self.arch} at input {self.input_shape}: {n.name} gets {first[1:]} "
