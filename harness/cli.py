@@ -6,7 +6,7 @@
     crossedwires regen --profile full --ray [ADDR] regenerate baselines as Ray tasks
     crossedwires estimate --profile full          hours to regenerate, from measured timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
-    crossedwires localize CASE-ID [--json]        the first layer where the frameworks part
+    crossedwires localize CASE-ID|FOUND [--json]  the first layer where the frameworks part
     crossedwires fuzz [--minutes N]               random small models; findings shrunk, kept
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
     crossedwires diff [REV] [--format markdown]   baselines moved/flipped since REV (HEAD)
@@ -351,13 +351,26 @@ def cmd_localize(args) -> int:
     from .localize import case_of, format_table, localize_case
 
     profile = get_profile(args.profile)
-    case_of(args.case_id)  # an unknown or zoo id stops here, before any framework loads
+    found = args.case_id.endswith(".json")  # a finding of crossedwires fuzz
+    if found:
+        from .fuzz import read_found
+
+        read_found(Path(args.case_id))  # a bad file stops here, naming the field
+    else:
+        case_of(args.case_id)  # an unknown or zoo id stops here, before any framework loads
     if args.out:
         check_output_file(Path(args.out), "--out")
     check_data_dir(args.data_dir)
     if args.layers is not None and args.layers < 1:
         raise ConfigError(f"--layers {args.layers}: give 1 or more layers to show")
-    report = localize_case(args.case_id, profile, args.data_dir)
+    if found:
+        from .fuzz import localize_found
+        from .runner import environment
+
+        environment(profile)  # threads and determinism, before any op runs
+        report = localize_found(Path(args.case_id))
+    else:
+        report = localize_case(args.case_id, profile, args.data_dir)
     if args.json:
         text = json.dumps(report, indent=2, sort_keys=True, default=float)
     else:

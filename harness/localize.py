@@ -292,10 +292,22 @@ def format_table(report: dict, shown: int | None = None) -> str:
     the rate of change and ``*`` where the distance exceeds the noise; the first diverging
     layers on top. ``shown``: at most this many layers (the diverging ones first kept)."""
     first = report["first"]
+    model = [
+        f"  {n['name']}: {n['op']}("
+        + ", ".join(f"{k}={v}" for k, v in n.items() if k not in ("name", "op"))
+        + ")"
+        for n in report.get("model", [])
+    ]
     lines = [
         f"crossedwires localize {report.get('case') or report.get('id', '')}  (mode "
         f"{report.get('mode', '?')}, profile {report.get('profile', '?')}, batch "
         f"{report.get('batch', '?')}, same initial weights in both frameworks)",
+        *(["model:", *model] if model else []),
+        *(
+            [f"optimizer: {report['hyperparameters']}"]
+            if "hyperparameters" in report and model
+            else []
+        ),
         "knobs that differ: " + (", ".join(report["differing_knobs"]) or "none"),
         f"loss: PyTorch {report['loss']['pytorch']:.6g}, TensorFlow "
         f"{report['loss']['tensorflow']:.6g}",

@@ -24,8 +24,8 @@ from harness.profiles import get_profile
 
 SMOKE = get_profile("smoke")
 CI_SEED = 0
-CI_EXAMPLES = 12
-CI_BUDGET_S = {"aligned": 15.0, "native": 30.0}
+CI_EXAMPLES = 8
+CI_BUDGET_S = {"aligned": 10.0, "native": 20.0}
 
 
 @pytest.fixture(scope="module")
