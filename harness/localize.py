@@ -28,11 +28,20 @@ How it is judged
     rounding noise. Per node and stage, with ``a`` and ``b`` the two frameworks' float32 arrays
     (flattened and concatenated over the node's tensors), the distance ``|a - b|`` (L2, in
     float64) *exceeds the noise* when it is beyond ``numerics.allowed``: ``MULTIPLIER`` times
-    the noise ``|a32 - a64| + |b32 - b64|`` (or the stage's noise level times ``|a|``), at
-    least the numerics stage's relative floor (forward as ``output``, backward as ``grad``,
-    step as ``step``). The *first diverging layer* of forward and step is the first node in
-    execution order that exceeds; of backward, the first in backpropagation order (from the
-    loss back).
+    the noise ``|a32 - a64| + |b32 - b64|``, at least the numerics stage's relative floor
+    (forward as ``output``, backward as ``grad``, step as ``step``). The *first diverging
+    layer* of forward and step is the first node in execution order that exceeds; of
+    backward, the first in backpropagation order (from the loss back).
+
+    One thing the numerics check does is left out: its *stage noise level* (the 90th
+    percentile of the stage's relative noise, applied to every quantity). The check needs it
+    because it compares *norms*, and the float64 difference of one norm can be small by
+    cancellation; here the noise is the norm of a *difference tensor*, which cannot cancel.
+    And one noisy layer must not hide another: on the smoke DenseNet121 mirror case in
+    native mode, TensorFlow's float32 gradients are 2% away from float64 from ``final_bn``
+    down (measured; aligning ``bn_epsilon`` or ``strided_padding`` brings them back to 1e-5),
+    and that level times ``MULTIPLIER`` would allow 120% at every layer, the classifier's
+    included, whose own noise is 2e-5. The levels are still reported (``stage_noise``).
 
 The score: rate of change
     CRADLE scores a layer by the *rate of change* of the distance from its inputs to its
@@ -136,7 +145,7 @@ def compare(spec, traces: dict) -> dict:
             if e is None:
                 continue
             ns = NUMERICS_STAGE[stage]
-            e["allowed"] = numerics.allowed(e, levels.get(ns, 0.0), ns)
+            e["allowed"] = numerics.allowed(e, 0.0, ns)  # no stage level: see the doc above
             e["exceeds"] = not e["distance"] <= e["allowed"]  # NaN exceeds too
             e["relative"] = _relative(e["distance"], e["value"])
     for node in spec.nodes:
