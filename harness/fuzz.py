@@ -36,10 +36,12 @@ The two properties
     (b) ``native``: each framework's own defaults (``knobs.settings("native")``), weights
         transferred. A failure is a difference: it is *explained* by the first knob (in the
         knob table's order) that, moved alone to its aligned value (``knobs.with_knob``), makes
-        the first diverging layer of the earliest diverging stage agree again; if none does,
-        it is ``new``. Knobs that cannot matter are not tried: ``init`` (the weights are
-        shared), knobs of other devices (``tf32`` on a CPU), batch-norm knobs without a batch
-        norm, ``strided_padding`` without a padded strided window.
+        the first diverging layer of the earliest diverging stage agree again; failing that
+        (several knobs move the layer, each enough alone), every knob that alone left native
+        makes it diverge, joined with ``+``; if none does, it is ``new``. Knobs that cannot
+        matter are not tried: ``init`` (the weights are shared), knobs of other devices
+        (``tf32`` on a CPU), batch-norm knobs without a batch norm, ``strided_padding``
+        without a padded strided window.
 
     Each distinct (stage, explanation) is a distinct bug to Hypothesis, shrunk on its own.
 
@@ -266,8 +268,9 @@ def _diverges(report: dict, stage: str, layer: str) -> bool:
 def explain(spec, stage: str, layer: str, x, y, hp: dict, cache: dict) -> str:
     """The knob that explains the native divergence of ``layer`` in ``stage``: the first knob
     (in the knob table's order) that, aligned alone (``knobs.with_knob``), makes that layer
-    agree; failing that, the first that alone left native (the rest aligned) makes it diverge
-    (a layer two knobs move at once); failing both, ``new``."""
+    agree. Failing that (a layer several knobs move at once, each enough on its own), every
+    knob that alone left native (the rest aligned) makes it diverge, joined with ``+`` in the
+    table's order; failing both, ``new``."""
     native, aligned = knobs.settings("native"), knobs.settings("aligned")
     candidates = candidate_knobs(spec)
     for knob in candidates:
@@ -276,13 +279,18 @@ def explain(spec, stage: str, layer: str, x, y, hp: dict, cache: dict) -> str:
         )
         if not _diverges(moved, stage, layer):
             return knob
-    for knob in candidates:
-        alone = localize.localize_spec(
-            spec, knobs.with_knob(aligned, knob, "native"), x, y, hp, cache=cache
+    alone = [
+        knob
+        for knob in candidates
+        if _diverges(
+            localize.localize_spec(
+                spec, knobs.with_knob(aligned, knob, "native"), x, y, hp, cache=cache
+            ),
+            stage,
+            layer,
         )
-        if _diverges(alone, stage, layer):
-            return knob
-    return "new"
+    ]
+    return "+".join(alone) or "new"
 
 
 def evaluate(
@@ -440,7 +448,7 @@ def finding_id(f: dict) -> str:
     digest = hashlib.sha256(
         json.dumps([f["spec"], f["hyperparameters"], f["inputs"]], sort_keys=True).encode()
     ).hexdigest()[:10]
-    what = f["explained_by"].replace("_", "-")
+    what = f["explained_by"].replace("_", "-").replace("+", "-and-")
     return f"{f['property']}-{what}-{f['stage']}-{digest}"
 
 
@@ -513,10 +521,11 @@ def validate_found(record, where: str) -> None:
             prefix = f"{field}." if error.absolute_path else ""
             raise HarnessError(f"{where}: field {prefix}{missing[0]} is missing (required); {FIX}")
         raise HarnessError(f"{where}: field {field}: {error.message}; {FIX}")
-    if record["explained_by"] not in (*knobs.BY_NAME, "new"):
+    named = record["explained_by"]
+    if named != "new" and not all(k in knobs.BY_NAME for k in named.split("+")):
         raise HarnessError(
-            f"{where}: field explained_by: {record['explained_by']!r} is not a knob of "
-            f"harness/knobs.py nor 'new'; {FIX}"
+            f"{where}: field explained_by: {named!r} is not a knob of harness/knobs.py (or "
+            f"knobs joined with '+') nor 'new'; {FIX}"
         )
     try:
         spec = localize.spec_from_json(record["spec"])

@@ -212,3 +212,16 @@ def test_report_draws_a_localize_result():
     html = localize_section([{**report, "case": "tiny", "mode": "native"}])
     assert html.count("data:image/png;base64,") == 1
     assert "first diverging layer forward: b" in html
+
+
+def test_a_layer_two_knobs_move_is_explained_by_both():
+    """A batch norm after a strided padded conv: aligning either knob alone leaves it apart."""
+    spec = tiny(
+        Node("c", "conv", ("input",), units=4, kernel=3, stride=2, padding=1),
+        Node("b", "bn", ("c",)),
+        Node("g", "gap", ("b",)),
+        classes=4,
+    )
+    x, y = batch(spec)
+    assert fuzz.explain(spec, "forward", "c", x, y, HP, {}) == "strided_padding"
+    assert fuzz.explain(spec, "forward", "b", x, y, HP, {}) == "bn_epsilon+strided_padding"
