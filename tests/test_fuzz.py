@@ -25,7 +25,7 @@ from harness.profiles import get_profile
 SMOKE = get_profile("smoke")
 CI_SEED = 0
 CI_EXAMPLES = 8
-CI_BUDGET_S = {"aligned": 10.0, "native": 20.0}
+CI_BUDGET_S = {"aligned": 60.0, "native": 20.0}  # aligned: a cap; 8 examples take 3 s idle
 
 
 @pytest.fixture(scope="module")
