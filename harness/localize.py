@@ -16,8 +16,9 @@ What is compared
     native mode the initial weights differ by design, here they never do; a tensor only one
     side has, a conv bias under ``conv_bias="all"``, keeps its framework's initializer). A
     layer whose output or gradient has another shape on the two sides (ResNet50's v1 stride
-    position) has an infinite distance and ``shapes_differ``: it diverges by structure. Each framework runs one training step on the same batch
-    (``adapter.trace_mirror``), and per layer (per mirror node) three stages are compared:
+    position) has an infinite distance and ``shapes_differ``: it diverges by structure. Each
+    framework runs one training step on the same batch (``adapter.trace_mirror``), and per
+    layer (per mirror node) three stages are compared:
 
     - ``forward``: the node's output in training mode;
     - ``backward``: the loss's gradient with respect to the node's input(s) and to its
