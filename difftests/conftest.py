@@ -1,5 +1,6 @@
 """The built-in suite's parametrization: the case table of the run's profile
-(``harness/cases.py``) and the numerics checks (``harness/numerics.py``). Everything else (the
+(``harness/cases.py``), the numerics checks (``harness/numerics.py``) and the fuzzer's findings
+(``difftests/found/*.json``, ``harness/fuzz.py``). Everything else (the
 options, the ``framework_pair`` fixture, the order of the cases, the end-of-run table) is the
 installed pytest plugin's, ``harness/pytest_plugin.py``."""
 
@@ -9,12 +10,17 @@ from dataclasses import replace
 
 import pytest
 
-from harness import numerics
+from harness import fuzz, numerics
 from harness.cases import get_case_set
 from harness.pytest_plugin import PLUGIN_NAME
 
 
 def pytest_generate_tests(metafunc):
+    if "found_file" in metafunc.fixturenames:
+        # one regression case per finding, its id the file's name (the finding's id); a file
+        # that is not a valid finding fails its own test with the file and the field named
+        files = fuzz.found_files()
+        metafunc.parametrize("found_file", files, ids=[p.stem for p in files])
     if "numerics_check" in metafunc.fixturenames:
         metafunc.parametrize(
             "numerics_check",

@@ -6,10 +6,13 @@
     crossedwires regen --profile full --ray [ADDR] regenerate baselines as Ray tasks
     crossedwires estimate --profile full          hours to regenerate, from measured timings
     crossedwires explain CASE-ID [--json]         which framework default carries a gap
+    crossedwires localize CASE-ID|FOUND [--json]  the first layer where the frameworks part
+    crossedwires fuzz [--minutes N]               random small models; findings shrunk, kept
     crossedwires knobs [--format markdown]        the knob table (harness/knobs.py)
     crossedwires diff [REV] [--format markdown]   baselines moved/flipped since REV (HEAD)
 
-Checking runs through pytest (``pytest difftests``); ``regen`` and ``explain`` train too.
+Checking runs through pytest (``pytest difftests``); ``regen`` and ``explain`` train too;
+``localize`` and ``fuzz`` run single training steps.
 Every command runs the same default profile (``profiles.DEFAULT_PROFILE``) and finds
 ``baselines/`` (and ``docs/timings-cpu.json``) in the project root, as pytest finds its rootdir
 (``harness/project.py``), from any folder below it; a path given on the command line is taken
@@ -256,11 +259,12 @@ def cmd_regen(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .htmlreport import load_explanations, write_report
+    from .htmlreport import load_explanations, load_localizations, write_report
 
     profile = get_profile(args.profile)
     out = Path(args.out or f"report-{profile.name}")
     explanations = load_explanations(args.explain)
+    localizations = load_localizations(args.localize)
     unused = project.unused_baselines(args.baselines_dir, profile.name)
     records = load_profile_baselines(args.baselines_dir, profile.name, leave_out=unused)
     if unused:
@@ -272,6 +276,7 @@ def cmd_report(args) -> int:
         out,
         progress=not args.no_progress,
         explanations=explanations,
+        localizations=localizations,
     )
     print(f"wrote {paths['html']} and {paths['markdown']} ({len(records)} cases)")
     return 0
@@ -355,6 +360,63 @@ def cmd_explain(args) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         print(text)
+    return 0
+
+
+def cmd_localize(args) -> int:
+    from .localize import case_of, format_table, localize_case
+
+    profile = get_profile(args.profile)
+    found = args.case_id.endswith(".json")  # a finding of crossedwires fuzz
+    if found:
+        from .fuzz import read_found
+
+        read_found(Path(args.case_id))  # a bad file stops here, naming the field
+    else:
+        case_of(args.case_id)  # an unknown or zoo id stops here, before any framework loads
+    if args.out:
+        check_output_file(Path(args.out), "--out")
+    check_data_dir(args.data_dir)
+    if args.layers is not None and args.layers < 1:
+        raise ConfigError(f"--layers {args.layers}: give 1 or more layers to show")
+    if found:
+        from .fuzz import localize_found
+        from .runner import environment
+
+        environment(profile)  # threads and determinism, before any op runs
+        report = localize_found(Path(args.case_id))
+    else:
+        report = localize_case(args.case_id, profile, args.data_dir)
+    if args.json:
+        text = json.dumps(report, indent=2, sort_keys=True, default=float)
+    else:
+        text = format_table(report, args.layers)
+    if args.out:
+        atomic.write_text(Path(args.out), text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+MAX_MINUTES = 24 * 60  # fuzz --minutes: a day at most
+
+
+def cmd_fuzz(args) -> int:
+    from . import fuzz
+    from .runner import environment
+
+    if not 0 < args.minutes <= MAX_MINUTES:
+        raise ConfigError(
+            f"--minutes {args.minutes}: give more than 0 and at most {MAX_MINUTES} (a day)"
+        )
+    if not 1 <= args.examples <= 10_000:
+        raise ConfigError(f"--examples {args.examples}: give 1 to 10000 examples per round")
+    folder = Path(args.out) if args.out else from_here(fuzz.found_folder())
+    atomic.check_writable_folder(folder, "--out")
+    props = fuzz.PROPERTIES if args.property == "both" else (args.property,)
+    environment(get_profile(DEFAULT_PROFILE))  # threads and determinism, before any op runs
+    fuzz.run(args.minutes, folder, props, seed=args.seed, examples_per_round=args.examples)
     return 0
 
 
@@ -544,6 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a result of crossedwires explain CASE-ID --json --out FILE, drawn as the case's "
         "knob attribution (repeatable)",
     )
+    rep.add_argument(
+        "--localize",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a result of crossedwires localize CASE-ID --json --out FILE, drawn as the "
+        "case's per-layer distances (repeatable)",
+    )
     _add_no_progress(rep)
     rep.set_defaults(func=cmd_report)
 
@@ -607,6 +677,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_no_progress(exp)
     exp.set_defaults(func=cmd_explain)
 
+    loc = command(
+        "localize",
+        "the first layer where the two frameworks part, forward, backward and step",
+        "Build a mirror case's model in both frameworks (each with its mode's knob settings) "
+        "from the same weights, run one training step on the numerics batch, and per layer "
+        "compare the forward output, the gradients and the step's update, judged against "
+        "the float32 noise measured with float64 runs (as the numerics check does). Prints the "
+        "first diverging layer of each pass and a rate-of-change score per layer (docs/"
+        "localize.md). A zoo case id is refused, naming its mirror counterpart. Seconds.",
+    )
+    loc.add_argument(
+        "case_id", metavar="CASE-ID", help="a mirror case, e.g. from: crossedwires cases"
+    )
+    _add_profile(loc, "the profile whose width, seed and batch to use")
+    loc.add_argument("--json", action="store_true", help="the numbers as JSON, not a table")
+    loc.add_argument("--out", metavar="FILE", help="write the table (or JSON) to this file")
+    loc.add_argument(
+        "--layers",
+        type=int,
+        default=40,
+        metavar="N",
+        help="layers shown in the table, the diverging ones kept (default: %(default)s; "
+        "--json has all)",
+    )
+    loc.add_argument("--data-dir", default=None, help="folder holding CIFAR-10 (profile full)")
+    loc.set_defaults(func=cmd_localize)
+
+    fz = command(
+        "fuzz",
+        "draw small random mirror models until the time is spent; keep what differs",
+        "Hypothesis draws small mirror models and Adam settings; each is run one training "
+        "step in both frameworks from the same weights, with every knob aligned (property "
+        "aligned: must agree) and with each framework's defaults (property native: every "
+        "difference is named by a knob or is new). Each finding is shrunk to a minimal model "
+        "and written as difftests/found/<id>.json, which pytest difftests re-checks "
+        "(docs/localize.md). Progress on stderr.",
+    )
+    fz.add_argument(
+        "--minutes", type=float, default=5.0, help="how long to run (default: %(default)s)"
+    )
+    fz.add_argument(
+        "--property",
+        choices=("both", *("aligned", "native")),
+        default="both",
+        help="which property to test (default: %(default)s)",
+    )
+    fz.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="first Hypothesis seed (default: fresh seeds every round)",
+    )
+    fz.add_argument(
+        "--examples", type=int, default=25, help="examples per round (default: %(default)s)"
+    )
+    fz.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to write findings into (default: the project root's difftests/found/)",
+    )
+    fz.set_defaults(func=cmd_fuzz)
+
     df = command(
         "diff",
         "what moved in the baselines since a git revision: results, flips, environment",
@@ -652,7 +784,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAINING_COMMANDS = ("explain", "regen")  # they import TensorFlow and show a progress bar
+TRAINING_COMMANDS = (
+    "explain",
+    "regen",
+    "localize",
+    "fuzz",
+)  # they import TensorFlow and show a progress bar
 
 
 def main(argv: list[str] | None = None) -> int:

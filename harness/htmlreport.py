@@ -525,6 +525,108 @@ def load_explanations(paths) -> list[dict]:
     return reports
 
 
+# --- localize results ------------------------------------------------------------------------
+
+LOCALIZE_FIX = "write one with: crossedwires localize CASE-ID --json --out FILE"
+NO_LOCALIZATIONS = (
+    "<p>No <code>crossedwires localize</code> results were given: run "
+    "<code>crossedwires localize CASE-ID --json --out CASE-ID.localize.json</code> and pass the "
+    "file to <code>crossedwires report --localize FILE</code>.</p>"
+)
+
+
+def load_localizations(paths) -> list[dict]:
+    """The JSON files ``crossedwires localize CASE-ID --json --out F`` wrote; a file that is
+    not one stops with its name, the field and the command that writes one."""
+    reports = []
+    for path in paths:
+        text = atomic.read_small_text(
+            path, MAX_EXPLAIN_BYTES, "localize result", HarnessError, LOCALIZE_FIX
+        )
+        try:
+            report = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(
+                f"{path}: not JSON ({exc.msg}, line {exc.lineno}); {LOCALIZE_FIX}"
+            ) from None
+        if not isinstance(report, dict):
+            raise HarnessError(f"{path}: not a localize result (not a JSON object); {LOCALIZE_FIX}")
+        missing = [k for k in ("case", "first", "layers") if k not in report]
+        if missing:
+            raise HarnessError(
+                f"{path}: not a localize result (no field {', '.join(missing)}); {LOCALIZE_FIX}"
+            )
+        layers = report["layers"]
+        if not isinstance(layers, list) or not all(
+            isinstance(r, dict) and "node" in r for r in layers
+        ):
+            raise HarnessError(
+                f"{path}: field layers: expected a list of layers with a node each; {LOCALIZE_FIX}"
+            )
+        reports.append(report)
+    return reports
+
+
+def localize_chart(report: dict) -> str:
+    """One ``crossedwires localize`` result: per layer (execution order) and stage the
+    relative distance between the frameworks and its allowance, the first diverging layer of
+    each stage marked."""
+    import numpy as np
+
+    plt = _pyplot()
+    layers = report["layers"]
+    fig, axes = plt.subplots(3, 1, figsize=(8.5, 6.4), sharex=True)
+    x = np.arange(len(layers))
+    colours = {"forward": "#1971c2", "backward": "#e8590c", "step": "#2f9e44"}
+    for ax, stage in zip(axes, ("forward", "backward", "step"), strict=True):
+
+        def value(row, key, stage=stage):
+            e = row.get(stage)
+            if not isinstance(e, dict) or not e.get("value"):
+                return np.nan
+            v = e["relative"] if key == "relative" else e["allowed"] / e["value"]
+            return max(v, 1e-12)
+
+        ax.semilogy(x, [value(r, "relative") for r in layers], ".", ms=3, color=colours[stage])
+        ax.semilogy(x, [value(r, "allowed") for r in layers], "-", lw=0.6, color="grey")
+        first = report["first"].get(stage)
+        names = [r["node"] for r in layers]
+        if first in names:
+            ax.axvline(names.index(first), color="red", lw=0.8)
+            ax.annotate(
+                f"first: {first}",
+                (names.index(first), 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                color="red",
+                va="top",
+                ha="left",
+            )
+        ax.set_ylabel(f"{stage}\n|PT - TF| / |PT|", fontsize=7)
+    axes[-1].set_xlabel("layer (mirror node, execution order); grey: allowed (float32 noise)")
+    axes[0].set_title(
+        f"{textwrap.fill(str(report['case']), 70)} (mode {report.get('mode')}, same weights)",
+        fontsize=8,
+    )
+    return _png(fig)
+
+
+def localize_section(reports: list[dict]) -> str:
+    if not reports:
+        return NO_LOCALIZATIONS
+    parts = []
+    for report in reports:
+        first = report["first"]
+        said = "; ".join(f"{s}: {first.get(s) or 'none'}" for s in ("forward", "backward", "step"))
+        alt = f"per-layer distances of {report['case']}"
+        parts.append(
+            f'<figure class="localize">{_img(localize_chart(report), alt)}<figcaption>'
+            f"{html.escape(str(report['case']))}: first diverging layer {html.escape(said)}"
+            "</figcaption></figure>"
+        )
+    return "\n".join(parts)
+
+
 # --- the Markdown summary --------------------------------------------------------------------
 
 
@@ -775,7 +877,9 @@ def case_table(df) -> str:
     return box + f'<div class="scroll">{text}</div>'
 
 
-def page(df, records: list[dict], profile: str, published=None, explanations=None) -> str:
+def page(
+    df, records: list[dict], profile: str, published=None, explanations=None, localizations=None
+) -> str:
     from .export import published_frame
 
     published = published_frame() if published is None else published
@@ -812,6 +916,8 @@ seeds).</p>
 {histogram}
 <h2>Which framework default carries a gap (crossedwires explain)</h2>
 {explain_section(explanations or [])}
+<h2>Where the frameworks part, layer by layer (crossedwires localize)</h2>
+{localize_section(localizations or [])}
 <h2>Top {TOP} gaps: training-loss curves</h2>
 {losses}
 <h2>Cases</h2>
@@ -829,10 +935,12 @@ def write_report(
     progress: bool = True,
     published=None,
     explanations: list[dict] | None = None,
+    localizations: list[dict] | None = None,
 ) -> dict:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; their paths. ``published``:
     the published results (default: the shipped table, ``export.published_frame()``);
-    ``explanations``: ``crossedwires explain --json`` results (``load_explanations``)."""
+    ``explanations``: ``crossedwires explain --json`` results (``load_explanations``);
+    ``localizations``: ``crossedwires localize --json`` results (``load_localizations``)."""
     from tqdm import tqdm
 
     from .export import published_frame
@@ -841,7 +949,7 @@ def write_report(
     published = published_frame() if published is None else published
     df = frame(records)
     steps.update()
-    text = page(df, records, profile, published, explanations)
+    text = page(df, records, profile, published, explanations, localizations)
     steps.update()
     out_dir = Path(out_dir)
     paths = {"html": out_dir / "report.html", "markdown": out_dir / "report.md"}

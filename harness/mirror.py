@@ -53,7 +53,7 @@ OPS = (
     "dense",
     "add",
     "concat",
-    "dropout",
+    "dropout",  # VGG16's head (knob vgg_head_dropout) and the fuzzer's models (harness/fuzz.py)
 )
 
 
@@ -67,7 +67,16 @@ class Node:
     stride: int = 1
     padding: int = 0  # symmetric, in pixels, as PyTorch writes it
     bias: bool = False
-    rate: float = 0.0  # dropout
+    # dilation and groups: drawn by the fuzzer (harness/fuzz.py); the published architectures
+    # keep the defaults. rate: dropout (VGG16's head under knob vgg_head_dropout; the fuzzer).
+    dilation: int = 1  # conv: spacing of the kernel's taps
+    groups: int = 1  # conv: channel groups (input and output channels divisible by it)
+    rate: float = 0.0  # dropout: the fraction dropped in training mode
+
+    @property
+    def span(self) -> int:
+        """The window's extent in pixels: ``dilation * (kernel - 1) + 1``."""
+        return self.dilation * (self.kernel - 1) + 1
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ class Spec:
         for n in self.nodes:
             first = out[n.inputs[0]]
             if n.op in ("conv", "maxpool", "avgpool"):
-                size = [(d + 2 * n.padding - n.kernel) // n.stride + 1 for d in first[1:]]
+                size = [(d + 2 * n.padding - n.span) // n.stride + 1 for d in first[1:]]
                 if min(size) < 1:
                     raise ConfigError(
                         f"{self.arch} at input {self.input_shape}: {n.name} gets {first[1:]} "

@@ -777,6 +777,7 @@ class FrameworkPair:
                 "build one with Dataset(name, x_train, y_train, x_test, y_test, num_classes)",
                 pytrace=False,
             )
+
         def refuse(what: str):
             pytest.fail(f"{FIXTURE}.check: data.{what}", pytrace=False)
 

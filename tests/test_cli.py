@@ -146,7 +146,8 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 def test_every_subcommand_has_a_description_and_every_option_help():
     commands = subcommands()
     assert set(commands) == {
-        "cases", "diff", "estimate", "explain", "export", "knobs", "regen", "report"
+        "cases", "diff", "estimate", "explain", "export", "fuzz", "knobs", "localize", "regen",
+        "report",
     }  # fmt: skip
     for name, parser in commands.items():
         assert parser.description and len(parser.description) > 40, name
@@ -156,7 +157,9 @@ def test_every_subcommand_has_a_description_and_every_option_help():
 
 def test_one_default_profile_with_its_choices_shown(capsys):
     with_profile = {n: p for n, p in subcommands().items() if "--profile" in p.format_help()}
-    assert set(with_profile) == {"cases", "estimate", "explain", "export", "regen", "report"}
+    assert set(with_profile) == {
+        "cases", "estimate", "explain", "export", "localize", "regen", "report"
+    }  # fmt: skip
     for name, parser in with_profile.items():
         (action,) = [a for a in parser._actions if "--profile" in a.option_strings]
         assert action.default == DEFAULT_PROFILE == "smoke", name

@@ -227,7 +227,14 @@ def _mirror_class():
                 cin = shapes[n.inputs[0]][0]
                 if n.op == "conv":
                     self.layers[n.name] = nn.Conv2d(
-                        cin, n.units, n.kernel, n.stride, n.padding, bias=n.bias
+                        cin,
+                        n.units,
+                        n.kernel,
+                        n.stride,
+                        n.padding,
+                        bias=n.bias,
+                        dilation=n.dilation,
+                        groups=n.groups,
                     )
                 elif n.op == "bn":
                     self.layers[n.name] = BatchNorm(
@@ -246,6 +253,10 @@ def _mirror_class():
                     self.layers[n.name] = nn.Dropout(n.rate)
 
         def forward(self, x):
+            return self.walk(x)[self.spec.output]
+
+        def walk(self, x) -> dict:
+            """Every node's output by node name (and the input by its name)."""
             values = {self.spec.input_name: x}
             for n in self.spec.nodes:
                 args = [values[i] for i in n.inputs]
@@ -264,7 +275,7 @@ def _mirror_class():
                 else:
                     raise ValueError(f"mirror op {n.op!r} has no PyTorch implementation")
                 values[n.name] = out
-            return values[self.spec.output]
+            return values
 
     return MirrorNet
 
@@ -488,3 +499,64 @@ def _device_of(model):
 def _dtype_of(model):
     """float32, or float64 where a test runs a float64 copy as the rounding-free reference."""
     return next(model.parameters()).dtype
+
+
+# --- per-layer localization (harness/localize.py): the same function on both sides ---------
+
+TRAINABLE = ("kernel", "bias", "gamma", "beta")  # neutral parameter names the optimizer moves
+
+
+def trace_mirror(model, x: np.ndarray, y: np.ndarray, hp: dict, setting: dict | None = None):
+    """One training step of a mirror model, per node, in the neutral layout, as float64 NumPy:
+
+    - ``outputs``: each node's output in training mode (batch statistics), by node name;
+    - ``gradients``: the loss's gradient with respect to each tensor (the input and each
+      node's output), by the name of the node that produces it: a layer's input gradient is
+      its inputs' entries (for a tensor read by several layers, the total);
+    - ``parameter_gradients``: each trainable parameter's gradient, by neutral name;
+    - ``updates``: how one step of ``hp``'s optimizer (``make_optimizer``) moved each
+      parameter, and how the forward pass moved each running statistic, by neutral name;
+    - ``loss``.
+
+    Dropout is off (its masks come from the framework's random stream). The model is left
+    after the step (weights moved, running statistics updated)."""
+    setting = setting or settings("native")[NAME]
+    _set_tf32(setting["tf32"])
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            module.eval()
+    model.zero_grad(set_to_none=True)
+    before = get_mirror_weights(model)
+    xs = _to_tensor(x).to(_device_of(model), _dtype_of(model)).requires_grad_(True)
+    values = model.walk(xs)
+    for value in values.values():
+        if value.requires_grad and value is not xs:
+            value.retain_grad()
+    out = values[model.spec.output]
+    loss = torch.nn.CrossEntropyLoss()(out, torch.from_numpy(y).to(out.device))
+    loss.backward()
+
+    def numpy(t):
+        return t.detach().double().cpu().numpy()
+
+    gradients = {
+        k: numpy(v.grad) if v.grad is not None else np.zeros(v.shape) for k, v in values.items()
+    }
+    parameter_gradients = {}
+    for neutral in model.spec.parameters():
+        node, param = neutral.split("/")
+        if param in TRAINABLE:
+            parameter_gradients[neutral] = numpy(getattr(model.layers[node], _PARAM[param]).grad)
+    make_optimizer(model, hp, setting).step()
+    model.zero_grad(set_to_none=True)
+    after = get_mirror_weights(model)
+    return {
+        "loss": float(loss.detach().double()),
+        "outputs": {k: numpy(v) for k, v in values.items() if k != model.spec.input_name},
+        "gradients": gradients,
+        "parameter_gradients": parameter_gradients,
+        "updates": {
+            k: np.asarray(after[k], np.float64) - np.asarray(before[k], np.float64) for k in after
+        },
+    }

@@ -187,7 +187,7 @@ def build_mirror(spec, setting: dict, device: str):
         x = args[0]
         if n.op in ("conv", "maxpool", "avgpool"):
             padding = "valid"
-            if n.padding and n.stride == 1 and 2 * n.padding == n.kernel - 1:
+            if n.padding and n.stride == 1 and 2 * n.padding == n.span - 1:
                 padding = "same"  # at stride 1 with an odd kernel 'same' is symmetric
             elif n.padding and setting["strided_padding"] == "same":
                 padding = "same"  # TF's rule: the extra pixel goes bottom/right
@@ -195,7 +195,14 @@ def build_mirror(spec, setting: dict, device: str):
                 x = layers.ZeroPadding2D(n.padding, name=f"{n.name}_pad")(x)
             if n.op == "conv":
                 out = layers.Conv2D(
-                    n.units, n.kernel, n.stride, padding, use_bias=n.bias, name=n.name
+                    n.units,
+                    n.kernel,
+                    n.stride,
+                    padding,
+                    use_bias=n.bias,
+                    name=n.name,
+                    dilation_rate=n.dilation,
+                    groups=n.groups,
                 )(x)
             else:
                 pool = layers.MaxPooling2D if n.op == "maxpool" else layers.AveragePooling2D
@@ -495,3 +502,86 @@ def predict(model, x: np.ndarray) -> np.ndarray:
 def weights(model) -> dict[str, np.ndarray]:
     """Every variable by its Keras path (e.g. ``conv1_conv/kernel``), as NumPy (Keras layout)."""
     return {w.path: np.asarray(w.numpy()) for w in model.weights}
+
+
+# --- per-layer localization (harness/localize.py): the same function on both sides ---------
+
+TRAINABLE = ("kernel", "bias", "gamma", "beta")  # neutral parameter names the optimizer moves
+
+
+def trace_mirror(model, x: np.ndarray, y: np.ndarray, hp: dict, setting: dict | None = None):
+    """One training step of a mirror model, per node, in the neutral layout, as float64 NumPy:
+    the same dict as ``harness.adapters.pytorch.trace_mirror`` (see there). The functional
+    model is walked node by node through its own layers (``build_mirror``'s names: a node's
+    layer, its ``<node>_pad``, the ``softmax`` head), so every node's output can be watched;
+    NHWC tensors and HWC-ordered flattens are converted to the neutral NCHW / CHW order."""
+    setting = setting or settings("native")[NAME]
+    check_supported(NAME, setting, SUPPORTED)
+    _set_tf32(setting["tf32"])
+    spec, shapes = model.mirror_spec, model.mirror_spec.shapes()
+    names = {layer.name for layer in model.layers}
+    before = get_mirror_weights(model)
+    xs = tf.constant(_to_array(x))
+    variables, neutral_names = [], []
+    for neutral in spec.parameters():
+        node, param = neutral.split("/")
+        if param in TRAINABLE:
+            variables.append(getattr(model.get_layer(node), param))
+            neutral_names.append(neutral)
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        values = {spec.input_name: xs}
+        for n in spec.nodes:
+            args = [values[i] for i in n.inputs]
+            layer = model.get_layer(n.name)
+            if n.op in ("add", "concat"):
+                out = layer(args)
+            elif n.op == "bn":
+                out = layer(args[0], training=True)
+            elif n.op == "dropout":
+                out = layer(args[0], training=False)
+            else:
+                x0 = args[0]
+                if f"{n.name}_pad" in names:
+                    x0 = model.get_layer(f"{n.name}_pad")(x0)
+                out = layer(x0)
+            values[n.name] = out
+        out = values[spec.output]
+        if setting["loss_input"] == "probabilities":
+            out = model.get_layer("softmax")(out)
+        loss = _loss_function(setting)(y, out)
+    keys = list(values)
+    grads = tape.gradient(loss, [values[k] for k in keys] + variables)
+    tensor_grads, var_grads = grads[: len(keys)], grads[len(keys) :]
+    make_optimizer(model, hp, setting).apply_gradients(zip(var_grads, variables, strict=True))
+    after = get_mirror_weights(model)
+
+    def neutral(name: str, value) -> np.ndarray:
+        a = np.asarray(value, dtype=np.float64)
+        if a.ndim == 4:
+            return a.transpose(0, 3, 1, 2)
+        node = spec.node(name) if name != spec.input_name else None
+        if node is not None and node.op == "flatten":  # H, W, C order -> C, H, W order
+            c, h, w = shapes[node.inputs[0]]
+            return a.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(len(a), -1)
+        return a
+
+    parameter_gradients = {}
+    for name, g in zip(neutral_names, var_grads, strict=True):
+        node, param = name.split("/")
+        g = np.asarray(g, dtype=np.float64)
+        if param == "kernel":
+            g = _kernel_to_neutral(g, spec.node(node).op, _flatten_input(spec, shapes, node))
+        parameter_gradients[name] = g
+    return {
+        "loss": float(np.asarray(loss, dtype=np.float64)),
+        "outputs": {k: neutral(k, v) for k, v in values.items() if k != spec.input_name},
+        "gradients": {
+            k: neutral(k, g) if g is not None else np.zeros(neutral(k, values[k]).shape)
+            for k, g in zip(keys, tensor_grads, strict=True)
+        },
+        "parameter_gradients": parameter_gradients,
+        "updates": {
+            k: np.asarray(after[k], np.float64) - np.asarray(before[k], np.float64) for k in after
+        },
+    }
