@@ -636,7 +636,7 @@ def _environment(records: list[dict]) -> list[tuple[str, str]]:
         env = r["environment"]
         seen.setdefault("python", set()).add(env["python"])
         seen.setdefault("numpy", set()).add(env["numpy"])
-        for fw in FRAMEWORKS:
+        for fw in r.get("sides") or FRAMEWORKS:
             for package, version in env[fw]["versions"].items():
                 seen.setdefault(package, set()).add(str(version))
             seen.setdefault(f"{fw} device", set()).add(env[fw]["device_name"])
@@ -697,6 +697,9 @@ def markdown(df, records: list[dict], profile: str, published=None) -> str:
             f"| {r['gap']:+.4f} | {_md(r['verdict'])} |"
         )
     lines += _against_published_lines(df)
+    sides = sides_text(records)
+    if sides:
+        lines += ["", "## Sides, pair by pair", "", "```", sides, "```"]
     lines += ["", "## Environment", ""]
     lines += [f"- {_md(k)}: {_md(v)}" for k, v in _environment(records)]
     return "\n".join(lines) + "\n"
@@ -863,6 +866,24 @@ def explain_section(explanations: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def sides_text(records: list[dict]) -> str:
+    """For each record of three or more sides: the pairwise gap matrix and the vote, as the
+    end-of-run summary prints them (``report.pairs_section``); empty when there is none."""
+    from .report import pairs_section, sides_row
+
+    return pairs_section([{"case": r["case"]["id"], **sides_row(r)} for r in records])
+
+
+def sides_section(records: list[dict]) -> str:
+    text = sides_text(records)
+    if not text:
+        return ""
+    return (
+        "<h2>Sides, pair by pair (gap = row minus column; the vote)</h2>\n"
+        f'<pre class="sides">{html.escape(text)}</pre>'
+    )
+
+
 def case_table(df) -> str:
     columns = [c for c in TABLE_COLUMNS if c in df]
     table = df[columns].sort_values("case").rename(columns=TABLE_COLUMNS)
@@ -914,6 +935,7 @@ seeds).</p>
 {accuracy}
 <h2>Distribution of the gap</h2>
 {histogram}
+{sides_section(records)}
 <h2>Which framework default carries a gap (crossedwires explain)</h2>
 {explain_section(explanations or [])}
 <h2>Where the frameworks part, layer by layer (crossedwires localize)</h2>

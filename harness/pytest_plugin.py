@@ -852,17 +852,10 @@ class FrameworkPair:
             "baseline": status,
             "notes": notes or [],
         }
-        if record and "sides" in record:  # N sides: every side's accuracy, the pairs, the vote
-            row["sides"] = {fw: results[fw]["test_accuracy"] for fw in record["sides"]}
-            row["pairs"] = {
-                key: {
-                    "gap": (p["comparison"] or {}).get("accuracy_diff"),
-                    "interval": ((p["comparison"] or {}).get("statistics") or {}).get("interval"),
-                    "verdict": p["verdict"],
-                }
-                for key, p in record["pairs"].items()
-            }
-            row["vote"] = record["vote"]
+        if record:  # N sides: every side's accuracy, the pairs, the vote
+            from .report import sides_row
+
+            row.update(sides_row(record))
         self._request.node.user_properties.append((SUMMARY_KEY, json.dumps(row)))
 
 

@@ -74,6 +74,26 @@ def drift_by_framework(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sides_row(record: dict) -> dict:
+    """What a table row adds for a record of three or more sides (or another pair than the
+    default): every side's mean accuracy, each pair's gap, interval and verdict, and the vote.
+    Empty for the default pair's record."""
+    if "sides" not in record:
+        return {}
+    return {
+        "sides": {s: record["results"][s]["test_accuracy"] for s in record["sides"]},
+        "pairs": {
+            key: {
+                "gap": (p["comparison"] or {}).get("accuracy_diff"),
+                "interval": ((p["comparison"] or {}).get("statistics") or {}).get("interval"),
+                "verdict": p["verdict"],
+            }
+            for key, p in record["pairs"].items()
+        },
+        "vote": record["vote"],
+    }
+
+
 def pairs_section(rows: list[dict]) -> str:
     """For each case run with three or more sides: the pairwise gap matrix (row side's mean
     accuracy minus column side's, with the pair's verdict) and the vote. Empty otherwise."""
