@@ -14,10 +14,10 @@ import subprocess
 from pathlib import Path
 
 from . import baselines
-from .adapters import FRAMEWORKS
 from .errors import HarnessError
+from .sides import FRAMEWORKS, SIDES
 
-SHORT = {"pytorch": "PyTorch", "tensorflow": "TF"}
+SIDES_PREFIX = "sides-"  # runs of other sides keep theirs in <folder>/sides-<a>+<b>+.../
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
@@ -59,11 +59,7 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
             f"{rev!r} is not a commit of {repo}; give a branch, tag or commit (default HEAD)"
         ) from None
     listing = _git(repo, "ls-tree", "-r", "--name-only", rev, "--", prefix).decode()
-    names = [  # <profile>/<arch>/<id>.json under the folder, as in the working tree
-        n
-        for n in listing.splitlines()
-        if n.endswith(".json") and n.startswith(under) and n[len(under) :].count("/") == 2
-    ]
+    names = [n for n in listing.splitlines() if n.startswith(under) and _at_depth(n[len(under) :])]
     if not names and not folder.is_dir():
         raise HarnessError(
             f"--baselines-dir {folder}: no such folder, in the working tree or at {rev}; give "
@@ -86,12 +82,26 @@ def baselines_at(rev: str, folder: Path) -> dict[str, dict]:
     return out
 
 
+def _at_depth(name: str) -> bool:
+    """Whether a path under the baselines folder is a baseline: ``<profile>/<arch>/<id>.json``,
+    or the same under a ``sides-<a>+<b>+...`` folder (a run with ``--sides``)."""
+    parts = name.split("/")
+    if parts[0].startswith(SIDES_PREFIX):
+        parts = parts[1:]
+    return name.endswith(".json") and len(parts) == 3
+
+
 def baselines_in(folder: Path) -> dict[str, dict]:
     """{path under ``folder``: record} for every JSON baseline in the working tree."""
     folder = Path(folder)
-    return {  # <profile>/<arch>/<id>.json; glob follows linked folders, as the check does
+    found = [  # glob follows linked folders, as the check does
+        *folder.glob("*/*/*.json"),
+        *folder.glob(f"{SIDES_PREFIX}*/*/*/*.json"),
+    ]
+    return {
         p.relative_to(folder).as_posix(): _parse(baselines.read_text(p), str(p), p)
-        for p in sorted(folder.glob("*/*/*.json"))
+        for p in sorted(found)
+        if _at_depth(p.relative_to(folder).as_posix())
     }
 
 
@@ -105,9 +115,21 @@ def _parse(text: str, where: str, path: Path) -> dict:
 
 
 def _accuracy(record: dict | None, fw: str):
-    if record is None or "results" not in record:  # a numerics check's record
+    if record is None or fw not in record.get("results", {}):  # numerics, or not this side's
         return None
     return record["results"][fw]["test_accuracy"]
+
+
+def _sides(*records: dict | None) -> list[str]:
+    """The sides of the records (the default pair unless a record names its own), in the
+    registry's order."""
+    named = {s for r in records if r is not None for s in r.get("sides") or FRAMEWORKS}
+    return [s for s in SIDES if s in named]
+
+
+def _odd(record: dict | None):
+    """The side the vote of an N-side record names the odd one out (None: none, or no vote)."""
+    return ((record or {}).get("vote") or {}).get("odd_one_out")
 
 
 def _id(record: dict) -> str:
@@ -120,7 +142,9 @@ def _shown(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def environment_groups(then: dict, now: dict) -> list[tuple[str, list[str]]]:
+def environment_groups(
+    then: dict, now: dict, sides: tuple[str, ...] | list[str] = FRAMEWORKS
+) -> list[tuple[str, list[str]]]:
     """What differs between two environment blocks, grouped for a reader: per framework its
     versions (``tensorflow``: ``keras 3.15.1 -> 3.16.0``) and its platform fields
     (``tensorflow platform``: device, device name, kernels), the versions both share
@@ -128,7 +152,7 @@ def environment_groups(then: dict, now: dict) -> list[tuple[str, list[str]]]:
     Versions and platform stay apart: a platform change is never shown as a version change."""
     from .environment import differences
 
-    delta = differences(then, now, FRAMEWORKS)
+    delta = differences(then, now, sides)
     groups: dict[str, list[str]] = {}
     for what, fields in delta.items():
         for key, a, b in fields:
@@ -136,10 +160,10 @@ def environment_groups(then: dict, now: dict) -> list[tuple[str, list[str]]]:
             if what == "platform":
                 group = "platform" if head == "cpu" else f"{head} platform"
             else:
-                group = head if head in FRAMEWORKS else "common"
+                group = head if head in sides else "common"
                 rest = rest or head
             groups.setdefault(group, []).append(f"{rest} {_shown(a)} -> {_shown(b)}")
-    order = [*FRAMEWORKS, "common", *(f"{fw} platform" for fw in FRAMEWORKS), "platform"]
+    order = [*sides, "common", *(f"{fw} platform" for fw in sides), "platform"]
     return [(g, groups[g]) for g in order if g in groups]
 
 
@@ -147,7 +171,9 @@ def _environment_change(then: dict | None, now: dict | None) -> list[tuple[str, 
     """The environment groups that changed between the two records (empty when none did)."""
     if then is None or now is None or then.get("environment") == now.get("environment"):
         return []
-    return environment_groups(then.get("environment") or {}, now.get("environment") or {})
+    return environment_groups(
+        then.get("environment") or {}, now.get("environment") or {}, _sides(then, now)
+    )
 
 
 def describe_environment(groups: list[tuple[str, list[str]]]) -> str:
@@ -168,7 +194,7 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
     for path in sorted(set(old) | set(new)):
         then, now = old.get(path), new.get(path)
         moves = {}
-        for fw in FRAMEWORKS:
+        for fw in _sides(then, now):
             a, b = _accuracy(then, fw), _accuracy(now, fw)
             moves[fw] = {"then": a, "now": b, "moved": None if None in (a, b) else b - a}
         verdict_then = then.get("verdict") if then else None
@@ -176,7 +202,8 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
         status = "added" if then is None else "removed" if now is None else "changed"
         moved = [abs(m["moved"]) for m in moves.values() if m["moved"] is not None]
         size = max(moved, default=0.0)
-        flipped = None not in (then, now) and verdict_then != verdict_now
+        vote_then, vote_now = _odd(then), _odd(now)
+        flipped = None not in (then, now) and (verdict_then != verdict_now or vote_then != vote_now)
         if status == "changed" and not flipped and size < 5e-7:
             envs_differ = then.get("environment") != now.get("environment")
             if not envs_differ and then == now:
@@ -190,6 +217,8 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
                 "status": status,
                 "verdict_then": verdict_then,
                 "verdict_now": verdict_now,
+                "odd_then": vote_then,
+                "odd_now": vote_now,
                 "flipped": flipped,
                 "moves": moves,
                 "size": size,
@@ -211,9 +240,12 @@ def _move(m: dict) -> str:
 
 
 def _verdict(r: dict) -> str:
-    if r["flipped"]:
-        return f"{r['verdict_then']} -> {r['verdict_now']}"
-    return r["verdict_now"] or r["verdict_then"] or "-"
+    verdict = r["verdict_now"] or r["verdict_then"] or "-"
+    if r["flipped"] and r["verdict_then"] != r["verdict_now"]:
+        verdict = f"{r['verdict_then']} -> {r['verdict_now']}"
+    if r.get("odd_then") != r.get("odd_now"):  # an N-side record's vote changed
+        verdict += f"; odd one out {r.get('odd_then') or 'none'} -> {r.get('odd_now') or 'none'}"
+    return verdict
 
 
 def headline(rows: list[dict], rev: str) -> str:
@@ -233,7 +265,7 @@ def headline(rows: list[dict], rev: str) -> str:
 def format_text(rows: list[dict], rev: str) -> str:
     lines = [headline(rows, rev)]
     for r in rows:
-        moves = "; ".join(f"{SHORT[fw]} {_move(m)}" for fw, m in r["moves"].items())
+        moves = "; ".join(f"{SIDES[fw].label} {_move(m)}" for fw, m in r["moves"].items())
         lines.append(f"  {r['status']:<8} {r['case']}: verdict {_verdict(r)}; {moves}")
         if r["environment"]:
             lines.append(f"           environment: {describe_environment(r['environment'])}")
@@ -243,10 +275,12 @@ def format_text(rows: list[dict], rev: str) -> str:
 def format_markdown(rows: list[dict], rev: str) -> str:
     lines = [f"**crossedwires**: {headline(rows, rev)}"]
     if rows:
+        others = [s for s in SIDES if s not in FRAMEWORKS and any(s in r["moves"] for r in rows)]
         lines += [
             "",
-            "| case | change | verdict | PyTorch accuracy | TF accuracy |",
-            "|---|---|---|---|---|",
+            "| case | change | verdict | PyTorch accuracy | TF accuracy |"
+            + "".join(f" {SIDES[s].label} accuracy |" for s in others),
+            "|---|---|---|---|---|" + "---|" * len(others),
         ]
         for r in rows:
             verdict = _verdict(r)
@@ -255,10 +289,10 @@ def format_markdown(rows: list[dict], rev: str) -> str:
             status = r["status"]
             if status == "environment only":  # the fields by name; their values below
                 status = f"{status} ({changed_fields(r['environment'])})"
-            lines.append(
-                f"| `{r['case']}` | {status} | {verdict} | {_move(r['moves']['pytorch'])} "
-                f"| {_move(r['moves']['tensorflow'])} |"
-            )
+            cells = [
+                _move(r["moves"][s]) if s in r["moves"] else "-" for s in (*FRAMEWORKS, *others)
+            ]
+            lines.append(f"| `{r['case']}` | {status} | {verdict} | " + " | ".join(cells) + " |")
         cases_of: dict[str, int] = {}
         for r in rows:
             if r["environment"]:

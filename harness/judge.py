@@ -228,9 +228,7 @@ def vote(sides: tuple[str, ...], verdicts: dict[str, str]) -> dict:
     def verdict_of(a: str, b: str) -> str:
         return verdicts.get(f"{a}|{b}") or verdicts[f"{b}|{a}"]
 
-    beyond_all = [
-        s for s in sides if all(verdict_of(s, t) == "mismatch" for t in sides if t != s)
-    ]
+    beyond_all = [s for s in sides if all(verdict_of(s, t) == "mismatch" for t in sides if t != s)]
     odd = None
     if len(sides) >= 3:
         for s in beyond_all:

@@ -92,9 +92,10 @@ def test_full_profile_regenerates_exports_joins_and_reports_from_a_cifar10_archi
     assert ours["ours_pt_test_acc"].notna().all() and ours["published_pt_test_acc"].notna().all()
     published = export.published_frame().set_index("Name")
     for case in cases:  # full-precision hyperparameters: the join key holds exactly
-        assert ours.loc[case.source_trial, "learning_rate"] == published.loc[
-            case.source_trial, "learning_rate"
-        ]
+        assert (
+            ours.loc[case.source_trial, "learning_rate"]
+            == published.loc[case.source_trial, "learning_rate"]
+        )
     assert joined["ours_pt_test_acc"].notna().sum() == 3
 
     # the report, beside the published results
