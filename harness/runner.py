@@ -176,14 +176,20 @@ def run_case(
     seeds = seeds_of(case, profile)
     runs: dict[str, list[dict]] = {fw: [] for fw in sides_}
     here = tuple(fw for fw in sides_ if not sides.SIDES[fw].subprocess)
+
+    def shares(fw: str) -> bool:  # whether side fw starts from the shared initial weights
+        return setting is not None and setting[sides.SIDES[fw].knobs]["init"] == "shared"
+
+    initials = []  # per seed: the shared initial weights (None where no side shares them)
     for seed in seeds:
         initial = None
-        if setting and any(setting[fw]["init"] == "shared" for fw in FRAMEWORKS):
+        if any(shares(fw) for fw in sides_):
             initial = shared_initial_weights(case, profile, data, seed)
+        initials.append(initial)
         suffix = "" if len(seeds) == 1 else f".seed{seed}"
         for fw in here:
             name = f"{case.case_id}{suffix}.{fw}.npz"
-            shared = setting is not None and setting[sides.SIDES[fw].knobs]["init"] == "shared"
+            shared = shares(fw)
             runs[fw].append(
                 run_framework(
                     fw,
@@ -210,7 +216,14 @@ def run_case(
 
         side_setting = setting[sides.SIDES[fw].knobs] if setting else None
         runs[fw], env[fw] = run_seeds(
-            sides.SIDES[fw], case, profile, data, seeds, side_setting, weights
+            sides.SIDES[fw],
+            case,
+            profile,
+            data,
+            seeds,
+            side_setting,
+            weights,
+            initials if shares(fw) else None,
         )
     if len(seeds) == 1:
         return build_record(case, profile, data, {fw: r[0] for fw, r in runs.items()}, env, setting)

@@ -67,8 +67,9 @@ SIDES: dict[str, Side] = {
     for s in (
         Side("pytorch", "PyTorch", ("torch", "torchvision"), "torch", "pytorch", "pytorch"),
         Side("tensorflow", "TF", ("tensorflow", "keras"), "tensorflow", "tensorflow", "tensorflow"),
-        # Keras 3 on other backends: keras.applications' models and the Keras training code of the
-        # tensorflow side, each backend in a subprocess (KERAS_BACKEND is read once, at import).
+        # Keras 3 on other backends: keras.applications' models, the Keras mirror builder and the
+        # Keras training code of the tensorflow side, each backend in a subprocess
+        # (KERAS_BACKEND is read once, at import).
         Side(
             "keras-torch",
             "Keras[torch]",
@@ -77,7 +78,7 @@ SIDES: dict[str, Side] = {
             "keras_backend",
             "tensorflow",
             {"KERAS_BACKEND": "torch"},
-            ("zoo",),
+            ("zoo", "mirror"),
         ),
         Side(
             "keras-jax",
@@ -87,7 +88,7 @@ SIDES: dict[str, Side] = {
             "keras_backend",
             "tensorflow",
             {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-            ("zoo",),
+            ("zoo", "mirror"),
         ),
     )
 }

@@ -22,11 +22,15 @@ import numpy as np
 from .errors import HarnessError
 
 JOB, DATA, OUT, PREDICTIONS = "job.json", "data.npz", "out.json", "predictions.npz"
+INITIAL = "initial-{}.npz"  # per seed: the shared initial weights of a mirror case (neutral layout)
 
 
-def run_seeds(side, case, profile, data, seeds, setting=None, weights_to=None) -> tuple[list, dict]:
+def run_seeds(
+    side, case, profile, data, seeds, setting=None, weights_to=None, initial_weights=None
+) -> tuple[list, dict]:
     """Train ``case`` with ``side`` in a subprocess, one run per seed: (runs, environment block).
-    ``weights_to``: per seed, a path for the trained weights (or None)."""
+    ``weights_to``: per seed, a path for the trained weights (or None); ``initial_weights``: per
+    seed, the weights a mirror model starts from (knob ``init="shared"``), or None."""
     with tempfile.TemporaryDirectory(prefix=f"crossedwires-{side.name}-") as tmp:
         folder = Path(tmp)
         np.savez(
@@ -47,6 +51,9 @@ def run_seeds(side, case, profile, data, seeds, setting=None, weights_to=None) -
                 None if w is None else str(w) for w in (weights_to or [None] * len(seeds))
             ],
         }
+        for i, initial in enumerate(initial_weights or []):
+            if initial is not None:
+                np.savez(folder / INITIAL.format(i), **initial)
         (folder / JOB).write_text(json.dumps(job))
         env = {**os.environ, **side.env}
         proc = subprocess.run(
@@ -105,6 +112,10 @@ def main(folder: str) -> int:
         env["versions"] = adapter.versions()
         out["environment"] = env
         for i, (seed, weights_to) in enumerate(zip(job["seeds"], job["weights_to"], strict=True)):
+            initial = None
+            if (folder_ / INITIAL.format(i)).is_file():
+                with np.load(folder_ / INITIAL.format(i), allow_pickle=False) as npz:
+                    initial = {k: npz[k] for k in npz.files}
             run = run_framework(
                 side.name,
                 case,
@@ -113,6 +124,7 @@ def main(folder: str) -> int:
                 env["device"],
                 Path(weights_to) if weights_to else None,
                 setting=job["setting"],
+                initial_weights=initial,
                 seed=seed,
             )
             out["results"].append(run["result"])

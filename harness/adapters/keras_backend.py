@@ -6,8 +6,9 @@ and structure.
 
 Keras fixes its backend once, at import: a side of this adapter runs in a process of its own
 with ``KERAS_BACKEND`` set (``harness/sides.py``, ``harness/sidework.py``), never in the pytest
-process. Zoo models only (the registry says so); mirror and custom models stay with the
-pytorch/tensorflow pair.
+process. Zoo and mirror models (the registry says so): the mirror is the tensorflow side's
+Keras builder, so a mirror case's knobs are the tensorflow side's on every Keras backend; custom
+pairs stay with the pytorch/tensorflow pair.
 """
 
 from __future__ import annotations
@@ -105,12 +106,27 @@ def build_zoo(arch: str, num_classes: int, input_shape: tuple[int, int, int], de
     return _keras_code.build_zoo(arch, num_classes, input_shape, device)
 
 
+def build_mirror(spec, setting: dict, device: str):
+    """The tensorflow side's Keras mirror builder, on this backend."""
+    return _keras_code.build_mirror(spec, setting, device)
+
+
+def get_mirror_weights(model) -> dict[str, np.ndarray]:
+    return _keras_code.get_mirror_weights(model)
+
+
+def set_mirror_weights(model, arrays: dict[str, np.ndarray]) -> None:
+    _keras_code.set_mirror_weights(model, arrays)
+
+
 def train(model, x, y, hp: dict, epochs: int, on_epoch_end=None, setting: dict | None = None):
     """The tensorflow side's Keras training (``compile`` + ``fit(shuffle=False)``, Adam with
-    Keras' epsilon, the loss on the softmax output) on this backend."""
-    from ..knobs import settings
+    Keras' epsilon, the loss on the softmax output) on this backend. Knob ``tf32`` is
+    TensorFlow's switch and is not read here (these sides run on the CPU)."""
+    from ..knobs import check_supported, settings
 
     setting = setting or settings("native")[_keras_code.NAME]
+    check_supported(_keras_code.NAME, setting, _keras_code.SUPPORTED)
     optimizer = _keras_code.make_optimizer(model, hp, setting)
     loss_fn = _keras_code._loss_function(setting)
     raw = _keras_code.fit(model, x, y, hp["batch_size"], epochs, optimizer, loss_fn, on_epoch_end)
