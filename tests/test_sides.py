@@ -97,8 +97,9 @@ def test_n_side_baselines_live_apart_from_the_pairs():
     assert sides.folder(("pytorch", "tensorflow", "keras-torch")) == (
         "sides-pytorch+tensorflow+keras-torch"
     )
-    assert sides.runnable(tuple(sides.SIDES), "mirror") == sides.FRAMEWORKS
+    assert sides.runnable(tuple(sides.SIDES), "mirror") == tuple(sides.SIDES)
     assert sides.runnable(tuple(sides.SIDES), "zoo") == tuple(sides.SIDES)
+    assert sides.runnable(tuple(sides.SIDES), "custom") == sides.FRAMEWORKS
 
 
 # --- the judgement of N sides --------------------------------------------------------------
@@ -262,6 +263,26 @@ def test_keras_backend_sides_train_a_zoo_model_in_their_own_process():
     assert record["sides"] == ["pytorch", *names]
 
 
+@pytest.mark.heavy
+def test_keras_backend_sides_train_an_aligned_mirror_from_the_shared_initial_weights():
+    """A mirror case on keras-torch: the tensorflow side's Keras builder and knobs, and (aligned:
+    ``init="shared"``) the shared initial weights, which cross into the side's subprocess. Same
+    Keras code, same start, same batches: its first-epoch loss is TensorFlow's to float32
+    rounding; from a start of its own it would be another number altogether."""
+    profile = replace(get_profile("tiny"), train_subset=16, test_subset=16, seeds=1)
+    case = Case("vgg16", 1e-3, 8, 1, 1e-7, arch_source="mirror", mode="aligned", case_set="test")
+    from harness.data import load_digits32
+
+    record = runner.run_case(
+        case, profile, load_digits32(), sides_=("pytorch", "tensorflow", NEW[0])
+    )
+    assert record["sides"] == ["pytorch", "tensorflow", NEW[0]]
+    (tf_loss,) = record["results"]["tensorflow"]["training_loss"]
+    (keras_loss,) = record["results"][NEW[0]]["training_loss"]
+    assert keras_loss == pytest.approx(tf_loss, rel=1e-4), (keras_loss, tf_loss)
+    assert record["mirror"]["knobs"]["init"]["tensorflow"] == "shared"
+
+
 def test_an_edited_pair_verdict_or_vote_is_refused_naming_the_field():
     record = json.loads(baselines.dumps(_n_side_record(FOUR)))
     edited = json.loads(json.dumps(record))
@@ -289,3 +310,55 @@ def test_the_export_gets_a_column_set_per_side_and_every_pair():
     assert round(row["gap pytorch|tensorflow"], 4) == 0.642
     pair = json.loads(baselines.dumps(_n_side_record({k: FOUR[k] for k in FRAMEWORKS})))
     assert not any(c.startswith("keras-") or "|" in c for c in export_row(pair))
+
+
+# --- N-side records in the HTML report and in `crossedwires diff` ------------------------------
+
+
+def test_the_html_and_markdown_report_show_the_gap_matrix_and_the_vote(tmp_path):
+    from harness.htmlreport import write_report
+
+    four = baselines.normalize(_n_side_record(FOUR))
+    paths = write_report([four], "smoke", tmp_path, progress=False)
+    page = paths["html"].read_text()
+    assert "Sides, pair by pair" in page and "vote: pytorch is the odd one out" in page
+    assert "Keras[jax]" in page  # its versions too, in the environment table
+    text = paths["markdown"].read_text()
+    assert "## Sides, pair by pair" in text and "vote: pytorch is the odd one out" in text
+    pair = baselines.normalize(_n_side_record({k: FOUR[k] for k in FRAMEWORKS}))
+    paths = write_report([pair], "smoke", tmp_path, progress=False)
+    assert "Sides, pair by pair" not in paths["html"].read_text()
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_diff_reads_n_side_baselines_and_names_every_side_and_a_changed_vote(tmp_path):
+    from harness.diff import baselines_at, baselines_in, compare_trees, format_markdown, format_text
+
+    folder = tmp_path / "baselines"
+    where = folder / sides.folder(tuple(FOUR))
+    path = baselines.baseline_path(where, "smoke", "resnet50", CASE)
+    baselines.write(path, _n_side_record(FOUR))
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "four sides")
+    # Keras[jax] now learns as PyTorch does: PyTorch is no longer the odd one out
+    baselines.write(path, _n_side_record({**FOUR, "keras-jax": FOUR["pytorch"]}))
+    key = path.relative_to(folder).as_posix()
+    assert list(baselines_at("HEAD", folder)) == list(baselines_in(folder)) == [key]
+    (row,) = compare_trees(baselines_at("HEAD", folder), baselines_in(folder))
+    assert list(row["moves"]) == list(FOUR)
+    assert round(row["moves"]["keras-jax"]["moved"], 4) == 0.642
+    assert row["flipped"] and (row["odd_then"], row["odd_now"]) == ("pytorch", None)
+    text = format_text([row], "HEAD")
+    assert "odd one out pytorch -> none" in text and "Keras[jax] 0.2040 -> 0.8460" in text
+    table = format_markdown([row], "HEAD").splitlines()
+    assert table[2].endswith("| Keras[torch] accuracy | Keras[jax] accuracy |")
+    assert table[4].count("|") == table[2].count("|")
