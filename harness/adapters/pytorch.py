@@ -443,19 +443,25 @@ def float64_copy(model):
     return copy.deepcopy(model).double()
 
 
+def _train_mode_without_dropout(model, setting: dict | None) -> None:
+    """The set-up of one checked training step (``first_step``, ``trace_mirror``): the knob
+    ``tf32`` of ``setting`` (None: PyTorch's defaults), training mode with every dropout off,
+    no gradients left over."""
+    _set_tf32((setting or settings("native")[NAME])["tf32"])
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            module.eval()
+    model.zero_grad(set_to_none=True)
+
+
 def first_step(model, x: np.ndarray, y: np.ndarray, setting: dict | None = None) -> dict:
     """What the first training step computes before the optimizer moves anything: a forward
     pass in training mode (batch statistics; the running statistics update as in training),
     the loss and every parameter's gradient. Dropout is off: its masks come from a random
     stream, not from the arithmetic this checks. Returns float64 NumPy: ``loss``, ``output``
     (the model's output) and ``gradients`` by parameter name."""
-    setting = setting or settings("native")[NAME]
-    _set_tf32(setting["tf32"])
-    model.train()
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
-            module.eval()
-    model.zero_grad(set_to_none=True)
+    _train_mode_without_dropout(model, setting)
     xs = _to_tensor(x).to(_device_of(model), _dtype_of(model))
     out = model(xs)
     loss = torch.nn.CrossEntropyLoss()(out, torch.from_numpy(y).to(out.device))
@@ -520,13 +526,7 @@ def trace_mirror(model, x: np.ndarray, y: np.ndarray, hp: dict, setting: dict | 
 
     Dropout is off (its masks come from the framework's random stream). The model is left
     after the step (weights moved, running statistics updated)."""
-    setting = setting or settings("native")[NAME]
-    _set_tf32(setting["tf32"])
-    model.train()
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
-            module.eval()
-    model.zero_grad(set_to_none=True)
+    _train_mode_without_dropout(model, setting)
     before = get_mirror_weights(model)
     xs = _to_tensor(x).to(_device_of(model), _dtype_of(model)).requires_grad_(True)
     values = model.walk(xs)
