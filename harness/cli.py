@@ -354,13 +354,7 @@ def cmd_explain(args) -> int:
     if args.save_json:
         atomic.write_text(Path(args.save_json), as_json + "\n")
         print(f"wrote {args.save_json}", file=sys.stderr)
-    text = as_json if args.json else format_table(report)
-    if args.out:
-        atomic.write_text(Path(args.out), text + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return _emit(as_json if args.json else format_table(report), args.out)
 
 
 def cmd_localize(args) -> int:
@@ -391,9 +385,14 @@ def cmd_localize(args) -> int:
         text = json.dumps(report, indent=2, sort_keys=True, default=float)
     else:
         text = format_table(report, args.layers)
-    if args.out:
-        atomic.write_text(Path(args.out), text + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
+    return _emit(text, args.out)
+
+
+def _emit(text: str, out: str | None) -> int:
+    """A command's result: written to ``out`` atomically (saying so on stderr), or printed."""
+    if out:
+        atomic.write_text(Path(out), text + "\n")
+        print(f"wrote {out}", file=sys.stderr)
     else:
         print(text)
     return 0
