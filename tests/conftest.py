@@ -106,6 +106,18 @@ ENV = {
 }
 
 
+def smoke_adapters():
+    """The PyTorch and TensorFlow adapters, configured as the runner configures them for the
+    smoke profile (threads, determinism): call it before any op runs in the process."""
+    from harness.adapters import FRAMEWORKS, get_adapter
+
+    smoke = get_profile("smoke")
+    adapters = tuple(get_adapter(fw) for fw in FRAMEWORKS)
+    for adapter in adapters:
+        adapter.configure(smoke.intra_op_threads, smoke.inter_op_threads, "cpu")
+    return adapters
+
+
 def tiny_dataset(n_test: int = 20) -> Dataset:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(n_test, 32, 32, 3), dtype=np.uint8)

@@ -8,17 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness.adapters import get_adapter
 from harness.cases import Case
 from harness.data import load_digits32
 from harness.profiles import get_profile
 from harness.runner import run_case
 
-pt = get_adapter("pytorch")
-tf = get_adapter("tensorflow")
-SMOKE = get_profile("smoke")
-for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
-    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+from .conftest import smoke_adapters
+
+pt, tf = smoke_adapters()  # before any op runs in this process, as the runner does
 
 
 def test_pytorch_vgg16_is_the_papers_variant():

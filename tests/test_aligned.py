@@ -32,16 +32,12 @@ import numpy as np
 import pytest
 
 from harness import knobs, mirror
-from harness.adapters import get_adapter
 from harness.data import load_digits32
 from harness.judge import accuracy
-from harness.profiles import get_profile
 
-pt = get_adapter("pytorch")
-tf = get_adapter("tensorflow")
-SMOKE = get_profile("smoke")
-for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
-    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+from .conftest import smoke_adapters
+
+pt, tf = smoke_adapters()  # before any op runs in this process, as the runner does
 
 WIDTH, TEST = 0.125, 200
 REGIME = {"vgg16": (384, 16), "resnet50": (768, 64), "densenet121": (768, 64)}  # images, batch

@@ -18,11 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from harness import fuzz, knobs
-from harness.adapters import get_adapter
 from harness.errors import HarnessError
-from harness.profiles import get_profile
 
-SMOKE = get_profile("smoke")
+from .conftest import smoke_adapters
+
 CI_SEED = 0
 CI_EXAMPLES = 8
 CI_BUDGET_S = {"aligned": 60.0, "native": 20.0}  # aligned: a cap; 8 examples take 3 s idle
@@ -30,8 +29,7 @@ CI_BUDGET_S = {"aligned": 60.0, "native": 20.0}  # aligned: a cap; 8 examples ta
 
 @pytest.fixture(scope="module")
 def frameworks():
-    for fw in ("pytorch", "tensorflow"):  # before any op runs in this process
-        get_adapter(fw).configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+    smoke_adapters()  # before any op runs in this process
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,13 +18,10 @@ import pytest
 
 from harness import knobs
 from harness.adapters import get_adapter
-from harness.profiles import get_profile
 
-pt = get_adapter("pytorch")
-tf = get_adapter("tensorflow")
-SMOKE = get_profile("smoke")
-for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
-    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+from .conftest import smoke_adapters
+
+pt, tf = smoke_adapters()  # before any op runs in this process, as the runner does
 torch, keras = pt.torch, tf.keras
 K = knobs.BY_NAME
 

@@ -18,16 +18,12 @@ import numpy as np
 import pytest
 
 from harness import fuzz, knobs, localize
-from harness.adapters import get_adapter
 from harness.errors import ConfigError, HarnessError
 from harness.mirror import Node, Spec
-from harness.profiles import get_profile
 
-pt = get_adapter("pytorch")
-tf = get_adapter("tensorflow")
-SMOKE = get_profile("smoke")
-for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
-    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+from .conftest import smoke_adapters
+
+pt, tf = smoke_adapters()  # before any op runs in this process, as the runner does
 
 HP = {"learning_rate": 0.01, "adam_epsilon": 0.1, "batch_size": 4}
 

@@ -20,16 +20,12 @@ import numpy as np
 import pytest
 
 from harness import knobs, mirror
-from harness.adapters import get_adapter
 from harness.errors import ConfigError
-from harness.profiles import get_profile
 from harness.transfer import transfer
 
-pt = get_adapter("pytorch")
-tf = get_adapter("tensorflow")
-SMOKE = get_profile("smoke")
-for _adapter in (pt, tf):  # before any op runs in this process, as the runner does
-    _adapter.configure(SMOKE.intra_op_threads, SMOKE.inter_op_threads, "cpu")
+from .conftest import smoke_adapters
+
+pt, tf = smoke_adapters()  # before any op runs in this process, as the runner does
 
 ALIGNED = knobs.settings("aligned")
 ADAPTERS = {"pytorch": pt, "tensorflow": tf}
