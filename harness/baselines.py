@@ -22,7 +22,7 @@ from jsonschema.exceptions import best_match
 
 from . import atomic, judge
 from .errors import BaselineError, HarnessError
-from .sides import FRAMEWORKS, SIDES
+from .sides import FRAMEWORKS, SIDES, pair_key
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
 CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
@@ -72,7 +72,7 @@ SCHEMAS = {"case": "baseline.schema.json", "numerics": "numerics.schema.json"}
 def schema(kind: str = "case", sides: tuple[str, ...] = FRAMEWORKS) -> dict:
     """The schema of ``kind``; for a case record of ``sides`` (the default pair, or the sides
     an N-side record lists) with every side-keyed block (results, environment, knobs) built from
-    the side registry: each side of the registry may appear, those of ``sides`` must."""
+    the side registry: the sides of ``sides``, and no other, must appear."""
     text = (resources.files("harness") / "resources" / SCHEMAS[kind]).read_text()
     loaded = json.loads(text)
     if kind != "case":
@@ -83,7 +83,7 @@ def schema(kind: str = "case", sides: tuple[str, ...] = FRAMEWORKS) -> dict:
         (props["environment"], {"$ref": "#/$defs/framework_environment"}),
     ):
         block["required"] = [k for k in block["required"] if k not in FRAMEWORKS] + list(sides)
-        block["properties"].update({s: ref for s in SIDES if s not in block["properties"]})
+        block["properties"].update({s: ref for s in sides if s not in block["properties"]})
     if tuple(sides) != FRAMEWORKS:
         props["sides"] = {
             "type": "array",
@@ -309,7 +309,9 @@ def _check_pairs(record: dict, refuse) -> None:
         verdict = judge.verdict(results, tolerance, statistics, band)
         if pair["verdict"] != verdict:
             refuse(f"pairs.{key}.verdict", f"{pair['verdict']!r}, the results give {verdict!r}")
-    vote = judge.vote(order, {k: p["verdict"] for k, p in record["pairs"].items()})
+    vote = judge.vote(
+        order, {k: p["verdict"] for k, p in record["pairs"].items()}, seeds_in(record) > 1
+    )
     if record["vote"] != vote:
         refuse("vote", f"{record['vote']}, the pairs' verdicts give {vote}")
 
@@ -452,19 +454,21 @@ def check_replaceable(path: Path, record: dict) -> None:
     """A regeneration whose training raised (out of memory on a busy machine, a driver fault)
     does not replace a baseline that holds results: BaselineError says where this run's record
     was kept and how to record the failure if it is the new behaviour."""
-    if record["verdict"] != "error":
+    failed = [s for s, r in record["results"].items() if r["error"]]
+    if not failed:
         return
     try:
         old = read(path, at_its_path=True)
     except BaselineError:
         return  # nothing valid to keep
-    if old["verdict"] == "error":
-        return
-    error = next(r["error"] for r in record["results"].values() if r["error"])
+    if all(old["results"].get(s, {}).get("error") for s in failed):
+        return  # it failed then too
+    side = next(s for s in failed if not old["results"].get(s, {}).get("error"))
+    error = record["results"][side]["error"]
     kept = keep_elsewhere(Path(path), dumps(record))
     raise BaselineError(
-        f"{path}: training failed ({error}); the baseline (verdict {old['verdict']}) is kept "
-        f"and this run's record is {kept}. If the failure is the new behaviour, delete the "
+        f"{path}: training failed ({side}: {error}); the baseline (verdict {old['verdict']}) is "
+        f"kept and this run's record is {kept}. If the failure is the new behaviour, delete the "
         "baseline and regenerate it"
     )
 
@@ -477,7 +481,10 @@ def keep_elsewhere(path: Path, text: str) -> str:
     import tempfile
 
     root = Path(RESCUE_DIR or Path(tempfile.gettempdir()) / "crossedwires-rescue")
-    spare = root.joinpath(*Path(path).parts[-3:])
+    parts = Path(path).parts
+    # <profile>/<arch>/<id>.json, under its sides-<a>+<b>+... folder when it has one
+    keep = 4 if len(parts) >= 4 and parts[-4].startswith("sides-") else 3
+    spare = root.joinpath(*parts[-keep:])
     try:
         atomic.write_text(spare, text)
     except OSError as exc:  # nowhere to save it either: the terminal holds the last copy
@@ -522,7 +529,13 @@ def check_made_for(record: dict, profile: dict, data: str, where: str, chance_ba
 
 def fingerprint(environment: dict, profile: dict, data: str) -> dict:
     """What must be equal for a baseline to stand for a rerun: the environment (versions,
-    device, threads, determinism), the profile's settings and the data's fingerprint."""
+    device, threads, determinism), the profile's settings and the data's fingerprint. A side
+    that runs in a subprocess counts by its versions only: the rest of its block is known only
+    once it has run."""
+    environment = {
+        k: {"versions": (v or {}).get("versions")} if k in SIDES and SIDES[k].subprocess else v
+        for k, v in environment.items()
+    }
     return normalize({"environment": environment, "profile": profile, "data": data})
 
 
@@ -614,6 +627,24 @@ def compare(
         else:
             why = "not gated with one seed" if not gated else "a move of the noise, not gated"
             notes.append(f"{line} ({why})")
+    for key, pair in (record.get("pairs") or {}).items():  # N sides: every other pair too
+        before = (baseline.get("pairs") or {}).get(key)
+        if before is None or key == pair_key(*FRAMEWORKS):
+            continue
+        then_p, now_p = before["verdict"], pair["verdict"]
+        if then_p == now_p:
+            continue
+        line = f"pair {key}: verdict changed {then_p} -> {now_p}"
+        if now_p == "error" or (gated and judge.flip_fails(then_p, now_p)):
+            status = "verdict changed"
+            problems.append(line)
+        else:
+            why = "not gated with one seed" if not gated else "a move of the noise, not gated"
+            notes.append(f"{line} ({why})")
+    odd_then = (baseline.get("vote") or {}).get("odd_one_out")
+    odd_now = (record.get("vote") or {}).get("odd_one_out")
+    if "vote" in record and "vote" in baseline and odd_then != odd_now:
+        notes.append(f"the vote's odd one out changed: {odd_then} -> {odd_now}")
     for fw in sides_of(record):
         if fw not in baseline["results"]:
             continue

@@ -209,9 +209,12 @@ def compare_trees(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
             if not envs_differ and then == now:
                 continue
             status = "environment only" if envs_differ else "other fields"
+        case = _id(now or then)
+        if path.startswith(SIDES_PREFIX):  # the same case of another set of sides
+            case = f"{case} ({path.split('/', 1)[0]})"
         rows.append(
             {
-                "case": _id(now or then),
+                "case": case,
                 "environment": _environment_change(then, now),
                 "path": path,
                 "status": status,

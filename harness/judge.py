@@ -217,20 +217,21 @@ def drift_test(
     }
 
 
-def vote(sides: tuple[str, ...], verdicts: dict[str, str]) -> dict:
+def vote(sides: tuple[str, ...], verdicts: dict[str, str], seeded: bool = True) -> dict:
     """Which side is the odd one out among three or more, from the pairs' verdicts (``verdicts``
     by ``"a|b"``, each pair judged as the default pair is): the one side whose every pair is a
     ``mismatch`` (beyond the tolerance and the noise floor) while every pair of the others is
     ``agree`` (significantly within it). None when no side is, with the sides that are beyond on
     all their pairs (``beyond_all``: the others did not all agree, so the vote is open) and the
-    pairs that agree. With two sides there is no vote."""
+    pairs that agree. With two sides there is no vote, nor with one seed a side (``seeded``
+    False): one run per side has no noise floor to be beyond."""
 
     def verdict_of(a: str, b: str) -> str:
         return verdicts.get(f"{a}|{b}") or verdicts[f"{b}|{a}"]
 
     beyond_all = [s for s in sides if all(verdict_of(s, t) == "mismatch" for t in sides if t != s)]
     odd = None
-    if len(sides) >= 3:
+    if len(sides) >= 3 and seeded:
         for s in beyond_all:
             rest = [t for t in sides if t != s]
             if all(verdict_of(a, b) == "agree" for i, a in enumerate(rest) for b in rest[i + 1 :]):

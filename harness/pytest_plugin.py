@@ -667,7 +667,11 @@ class FrameworkPair:
         if not run.regen:  # check the baseline before spending minutes on training
             baseline = self._existing_baseline(path, case.case_id, create, data)
 
-        weights_dir = run.weights_root / profile.name / case.arch if run.weights_root else None
+        weights_dir = None
+        if run.weights_root:  # beside the baselines: an N-side run's under its sides folder
+            where = sides.folder(run.sides)
+            root = run.weights_root / where if where else run.weights_root
+            weights_dir = root / profile.name / case.arch
         record = baselines.normalize(
             run_case(case, profile, data, weights_dir, builders=builders, sides_=run.sides)
         )

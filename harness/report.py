@@ -75,12 +75,15 @@ def drift_by_framework(rows: list[dict]) -> str:
 
 
 def sides_row(record: dict) -> dict:
-    """What a table row adds for a record of three or more sides (or another pair than the
-    default): every side's mean accuracy, each pair's gap, interval and verdict, and the vote.
-    Empty for the default pair's record."""
+    """What a table row adds for a record of three or more sides: its seeds, every side's mean
+    accuracy, each pair's gap, interval and verdict, and the vote. Empty for the default pair's
+    record."""
     if "sides" not in record:
         return {}
+    from .baselines import seeds_in
+
     return {
+        "seeds": seeds_in(record),
         "sides": {s: record["results"][s]["test_accuracy"] for s in record["sides"]},
         "pairs": {
             key: {
@@ -121,10 +124,15 @@ def pairs_section(rows: list[dict]) -> str:
                 f"vote: {vote['odd_one_out']} is the odd one out (mismatch with every other side, "
                 "the others agree)"
             )
-        elif vote["beyond_all"]:
+        elif vote["beyond_all"] and row.get("seeds", 1) > 1:
             said = (
                 f"vote: {', '.join(vote['beyond_all'])} mismatch(es) every other side, but the "
                 "others do not all agree: no odd one out"
+            )
+        elif vote["beyond_all"]:
+            said = (
+                f"vote: none with one seed ({', '.join(vote['beyond_all'])} beyond the "
+                "tolerance on all its pairs, but one run has no noise floor: run K >= 2 seeds)"
             )
         else:
             said = "vote: no odd one out (no side is beyond the tolerance on all its pairs)"

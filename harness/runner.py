@@ -388,7 +388,9 @@ def build_record(
     if order != FRAMEWORKS:  # N sides (or another pair): every pair judged, and the vote
         record["sides"] = list(order)
         record["pairs"] = pairs
-        record["vote"] = judge.vote(order, {k: p["verdict"] for k, p in pairs.items()})
+        record["vote"] = judge.vote(
+            order, {k: p["verdict"] for k, p in pairs.items()}, seeds is not None
+        )
     if case.arch_source == "mirror":
         record["mirror"] = {
             "width": profile.mirror_width,

@@ -77,7 +77,8 @@ SIDES: dict[str, Side] = {
             "torch,tensorflow",
             "keras_backend",
             "tensorflow",
-            {"KERAS_BACKEND": "torch"},
+            # the torch backend would take a GPU where there is one; these sides run on the CPU
+            {"KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"},
             ("zoo", "mirror"),
         ),
         Side(
@@ -104,8 +105,10 @@ def get(name: str) -> Side:
 
 
 def parse(text: str, option: str = "--sides") -> tuple[str, ...]:
-    """``pytorch,tensorflow,keras-torch`` -> the sides, validated: known, distinct, at least two,
-    installed. ConfigError names the value and the fix."""
+    """``pytorch,tensorflow,keras-torch`` -> the sides, validated: known, distinct, the default
+    pair among them (every record leads with its comparison), installed; in the registry's
+    order, so that one set of sides is one folder and one pair order whatever order it was
+    given in. ConfigError names the value and the fix."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     for name in names:
         if name not in SIDES:
@@ -116,6 +119,13 @@ def parse(text: str, option: str = "--sides") -> tuple[str, ...]:
         raise ConfigError(
             f"{option} {text}: give at least two distinct sides, e.g. {','.join(FRAMEWORKS)}"
         )
+    left_out = [s for s in FRAMEWORKS if s not in names]
+    if left_out:
+        raise ConfigError(
+            f"{option} {text}: every run includes the default pair {','.join(FRAMEWORKS)} (a "
+            f"record leads with its comparison); add {','.join(left_out)}"
+        )
+    names = tuple(s for s in SIDES if s in names)
     for name in names:
         missing = SIDES[name].missing_packages()
         if missing:

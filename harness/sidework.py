@@ -65,9 +65,21 @@ def run_seeds(
         out_file = folder / OUT
         if proc.returncode != 0 or not out_file.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            if proc.returncode < 0:  # a signal: the kernel's OOM killer, most often
+                fix = (
+                    f"it was killed (signal {-proc.returncode}; out of memory?): run fewer "
+                    "workers (-n) or fewer sides at once"
+                )
+            else:
+                env_vars = " ".join(f"{k}={v}" for k, v in side.env.items())
+                fix = (
+                    f"check that `{env_vars} python -c 'from harness.adapters import "
+                    f'get_adapter; get_adapter("{side.name}")\'` works, or reinstall with '
+                    f"`{side.install_hint()}`"
+                )
             raise HarnessError(
                 f"side {side.name} (a subprocess with {side.env}) stopped with status "
-                f"{proc.returncode}: {tail[0]}"
+                f"{proc.returncode}: {tail[0]}; {fix}"
             )
         out = json.loads(out_file.read_text())
         if out.get("setup_error"):

@@ -771,8 +771,8 @@ def test_a_failed_regeneration_replaces_only_an_error_or_a_baseline_not_at_its_p
     with pytest.raises(BaselineError) as info:
         baselines.check_replaceable(path, failed)
     assert str(info.value).startswith(
-        f"{path}: training failed (MemoryError: (simulated)); the baseline (verdict agree) is "
-        "kept and this run's record is "
+        f"{path}: training failed (tensorflow: MemoryError: (simulated)); the baseline (verdict "
+        "agree) is kept and this run's record is "
     )
     assert str(info.value).endswith(
         ". If the failure is the new behaviour, delete the baseline and regenerate it"

@@ -16,7 +16,7 @@ import pytest
 from harness import baselines, judge, knobs, report, runner, sides
 from harness.adapters import FRAMEWORKS
 from harness.cases import Case, find_case
-from harness.errors import BaselineError, ConfigError, FrameworkMissing
+from harness.errors import BaselineError, ConfigError, FrameworkMissing, HarnessError
 from harness.profiles import get_profile
 
 from .conftest import ENV, PLATFORM, tiny_dataset
@@ -33,15 +33,18 @@ def test_the_registry_is_the_one_list_of_sides():
     for name, side in sides.SIDES.items():
         assert (ROOT / "harness" / "adapters" / f"{side.adapter}.py").is_file(), name
         assert side.knobs in knobs.FRAMEWORKS  # its column of the knob table
-        assert side.extra in _extras() or all(e in _extras() for e in side.extra.split(","))
+        assert set(side.extra.split(",")) <= set(_extras()), name
     for name in NEW:  # a Keras backend is fixed at import: a process of its own
         assert sides.SIDES[name].subprocess and sides.SIDES[name].knobs == "tensorflow"
         assert sides.SIDES[name].env["KERAS_BACKEND"] == name.removeprefix("keras-")
     assert not any(sides.SIDES[n].subprocess for n in sides.FRAMEWORKS)
 
 
-def _extras() -> str:
-    return (ROOT / "pyproject.toml").read_text()
+def _extras() -> dict:
+    """pyproject.toml's optional dependencies, by extra."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
 
 
 def test_no_file_but_the_registry_the_adapter_and_these_tests_names_the_new_sides():
@@ -73,11 +76,28 @@ def test_sides_are_parsed_with_one_line_naming_the_value_and_the_fix(monkeypatch
         importlib.util, "find_spec", lambda name, *a: None if name == "jaxlib" else real(name, *a)
     )
     with pytest.raises(FrameworkMissing) as missing:
-        sides.parse("pytorch,keras-jax")
+        sides.parse("pytorch,tensorflow,keras-jax")
     assert str(missing.value) == (
-        "--sides pytorch,keras-jax: side 'keras-jax' needs jaxlib, not installed; install it "
-        "with `pip install -c constraints.txt -e '.[jax]'`"
+        "--sides pytorch,tensorflow,keras-jax: side 'keras-jax' needs jaxlib, not installed; "
+        "install it with `pip install -c constraints.txt -e '.[jax]'`"
     )
+
+
+def test_sides_come_in_the_registry_order_and_always_with_the_default_pair():
+    """One set of sides is one folder and one pair order (the record leads with
+    pytorch|tensorflow, whose gap keeps its sign), whatever order --sides names them in."""
+    assert sides.parse("keras-torch,tensorflow,pytorch") == ("pytorch", "tensorflow", "keras-torch")
+    assert sides.parse("tensorflow,pytorch") == sides.FRAMEWORKS
+    for text, missing in (
+        ("keras-torch,pytorch", "tensorflow"),
+        (",".join(NEW), "pytorch,tensorflow"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            sides.parse(text)
+        assert str(info.value) == (
+            f"--sides {text}: every run includes the default pair pytorch,tensorflow (a record "
+            f"leads with its comparison); add {missing}"
+        )
 
 
 @pytest.mark.bad_input
@@ -158,6 +178,9 @@ def _n_side_record(correct: dict[str, list[int]], n_test: int = 100) -> dict:
             runs[side].append({"result": result, "predictions": pred})
         env[side] = {**ENV["tensorflow"], "versions": sides.versions(side)}
     seeds = list(range(len(next(iter(correct.values())))))
+    if len(seeds) == 1:  # one run per side, as the runner records it
+        runs = {side: r[0] for side, r in runs.items()}
+        return runner.build_record(find_case(CASE), get_profile("smoke"), data, runs, env, None)
     return runner.build_record(find_case(CASE), get_profile("smoke"), data, runs, env, None, seeds)
 
 
@@ -357,8 +380,89 @@ def test_diff_reads_n_side_baselines_and_names_every_side_and_a_changed_vote(tmp
     assert list(row["moves"]) == list(FOUR)
     assert round(row["moves"]["keras-jax"]["moved"], 4) == 0.642
     assert row["flipped"] and (row["odd_then"], row["odd_now"]) == ("pytorch", None)
+    assert row["case"] == f"{CASE} ({sides.folder(tuple(FOUR))})"  # not the pair's same case
     text = format_text([row], "HEAD")
     assert "odd one out pytorch -> none" in text and "Keras[jax] 0.2040 -> 0.8460" in text
     table = format_markdown([row], "HEAD").splitlines()
     assert table[2].endswith("| Keras[torch] accuracy | Keras[jax] accuracy |")
     assert table[4].count("|") == table[2].count("|")
+
+
+# --- what the review of the N-side records found (each test failed before its fix) -------------
+
+
+def test_with_one_seed_every_pair_is_judged_on_the_tolerance_but_the_vote_names_no_side():
+    record = _n_side_record({side: [accs[0]] for side, accs in FOUR.items()})
+    assert record["pairs"]["pytorch|keras-jax"]["verdict"] == "mismatch"
+    assert record["vote"]["odd_one_out"] is None and record["vote"]["beyond_all"] == ["pytorch"]
+    assert baselines.validate(json.loads(baselines.dumps(record)), "x.json") is None
+    text = report.pairs_section([{"case": CASE, **report.sides_row(record)}])
+    assert "vote: none with one seed (pytorch beyond the tolerance" in text
+
+
+def test_the_default_pairs_schema_takes_no_other_side():
+    record = json.loads(baselines.dumps(_n_side_record({k: FOUR[k] for k in FRAMEWORKS})))
+    record["results"]["keras-jax"] = record["results"]["tensorflow"]
+    with pytest.raises(BaselineError, match="keras-jax"):
+        baselines.validate(record, "x.json")
+
+
+def test_a_regeneration_where_one_side_errs_keeps_the_n_side_baseline(tmp_path, monkeypatch):
+    monkeypatch.setattr(baselines, "RESCUE_DIR", str(tmp_path / "rescue"))
+    where = tmp_path / sides.folder(tuple(FOUR))
+    path = baselines.baseline_path(where, "smoke", "resnet50", CASE)
+    baselines.write(path, _n_side_record(FOUR))
+    failed = _n_side_record(FOUR)
+    failed["results"]["keras-jax"]["error"] = "MemoryError: out of memory"
+    assert failed["verdict"] == "mismatch"  # the lead pair still judged: the old check let it by
+    with pytest.raises(BaselineError) as info:
+        baselines.check_replaceable(path, failed)
+    spare = tmp_path / "rescue" / sides.folder(tuple(FOUR)) / "smoke" / "resnet50" / f"{CASE}.json"
+    assert str(info.value).startswith(
+        f"{path}: training failed (keras-jax: MemoryError: out of memory); the baseline "
+        f"(verdict mismatch) is kept and this run's record is saved at {spare}."
+    )
+    assert spare.is_file() and baselines.read(path)["results"]["keras-jax"]["error"] is None
+
+
+def test_a_resumed_n_side_run_matches_a_subprocess_side_by_its_versions():
+    record = _n_side_record(FOUR)
+    env = json.loads(json.dumps(record["environment"]))
+    for name in NEW:  # what the pytest process knows of a side before its subprocess ran
+        env[name] = {"versions": record["environment"][name]["versions"]}
+    current = baselines.fingerprint(env, record["profile"], record["data"]["fingerprint"])
+    assert baselines.fingerprint_of(record) == current
+    env[NEW[0]] = {"versions": {**env[NEW[0]]["versions"], "keras": "9.9.9"}}
+    moved = baselines.fingerprint(env, record["profile"], record["data"]["fingerprint"])
+    assert baselines.fingerprint_of(record) != moved
+
+
+def test_the_gate_checks_every_pair_and_reports_a_changed_odd_one_out():
+    then = _n_side_record(FOUR)
+    now = _n_side_record({**FOUR, "keras-jax": FOUR["pytorch"]})  # Keras[jax] learns now
+    assert now["verdict"] == then["verdict"] == "mismatch"  # the lead pair alone: no flip
+    result = baselines.compare(then, now, drift_margin=0.02, family_size=4)
+    assert result["status"] == "verdict changed"
+    assert "pair tensorflow|keras-jax: verdict changed agree -> mismatch" in result["problems"]
+    assert "pair pytorch|keras-jax: verdict changed mismatch -> agree" in result["problems"]
+    assert "the vote's odd one out changed: pytorch -> None" in result["notes"]
+
+
+def test_a_side_subprocess_that_fails_is_named_with_its_fix(monkeypatch, tmp_path):
+    from harness import sidework
+    from harness.data import load_digits32
+
+    profile = replace(get_profile("tiny"), train_subset=8, test_subset=8)
+    data, case = load_digits32(), find_case(CASE)
+    wrong = replace(sides.SIDES[NEW[0]], env={"KERAS_BACKEND": "tensorflow"})
+    with pytest.raises(HarnessError, match="the keras adapter runs with KERAS_BACKEND=torch"):
+        sidework.run_seeds(wrong, case, profile, data, [0])  # its set-up refused, in the child
+    killed = tmp_path / "killed"
+    killed.write_text("#!/bin/sh\nkill -9 $$\n")
+    killed.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(killed))
+    with pytest.raises(HarnessError) as info:
+        sidework.run_seeds(sides.SIDES[NEW[0]], case, profile, data, [0])
+    assert "stopped with status -9: no output; it was killed (signal 9; out of memory?)" in str(
+        info.value
+    )
