@@ -385,7 +385,7 @@ def build_record(
         "verdict": lead["verdict"],
         "environment": env,
     }
-    if order != FRAMEWORKS:  # N sides (or another pair): every pair judged, and the vote
+    if order != FRAMEWORKS:  # three or more sides: every pair judged, and the vote
         record["sides"] = list(order)
         record["pairs"] = pairs
         record["vote"] = judge.vote(
