@@ -105,18 +105,19 @@ def pairs_section(rows: list[dict]) -> str:
         names = list(row["sides"])
         width = max(14, *(len(SIDES[s].label) + 2 for s in names))
         lines = [f"{row['case']}  (gap = row - column, mean test accuracy; verdict)"]
-        lines.append(" " * width + "".join(f"{SIDES[s].label:>{width + 8}}" for s in names))
+        cell = width + 10  # a signed gap, a space and the longest verdict ("uninformative")
+        lines.append(" " * width + "".join(f"{SIDES[s].label:>{cell}}" for s in names))
         for a in names:
             cells = []
             for b in names:
                 pair = row["pairs"].get(f"{a}|{b}") or row["pairs"].get(f"{b}|{a}")
                 acc_a, acc_b = row["sides"][a], row["sides"][b]
                 if a == b:
-                    cells.append(f"{'':>{width + 8}}")
+                    cells.append(f"{'':>{cell}}")
                 elif acc_a is None or acc_b is None:
-                    cells.append(f"{'n/a ' + pair['verdict'][:6]:>{width + 8}}")
+                    cells.append(f"{'n/a ' + pair['verdict']:>{cell}}")
                 else:
-                    cells.append(f"{acc_a - acc_b:>+{width - 4}.4f} {pair['verdict'][:11]:<11}")
+                    cells.append(f"{acc_a - acc_b:>+{width - 4}.4f} {pair['verdict']:<13}")
             lines.append(f"{SIDES[a].label:<{width}}" + "".join(cells))
         vote = row["vote"]
         if vote["odd_one_out"]:
@@ -126,8 +127,8 @@ def pairs_section(rows: list[dict]) -> str:
             )
         elif vote["beyond_all"] and row.get("seeds", 1) > 1:
             said = (
-                f"vote: {', '.join(vote['beyond_all'])} mismatch(es) every other side, but the "
-                "others do not all agree: no odd one out"
+                f"vote: no odd one out ({', '.join(vote['beyond_all'])}: a mismatch with every "
+                "other side, but the other sides do not all agree significantly)"
             )
         elif vote["beyond_all"]:
             said = (
