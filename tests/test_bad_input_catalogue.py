@@ -406,7 +406,7 @@ def test_a_regeneration_whose_training_failed_keeps_the_good_baseline(tmp_path, 
     monkeypatch.setattr(baselines, "RESCUE_DIR", tmp_path / "rescue")
     failed = make_record(error="MemoryError: (simulated)")
     with pytest.raises(
-        BaselineError, match=r"training failed \(MemoryError: \(simulated\)\); the "
+        BaselineError, match=r"training failed \(tensorflow: MemoryError: \(simulated\)\); the "
     ):
         baselines.check_replaceable(path, failed)
     assert path.read_text() == before

@@ -73,12 +73,14 @@ def test_sides_are_parsed_with_one_line_naming_the_value_and_the_fix(monkeypatch
         sides.parse("pytorch")
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "jaxlib" else real(name, *a)
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("jax", "jaxlib") else real(name, *a),
     )
     with pytest.raises(FrameworkMissing) as missing:
         sides.parse("pytorch,tensorflow,keras-jax")
     assert str(missing.value) == (
-        "--sides pytorch,tensorflow,keras-jax: side 'keras-jax' needs jaxlib, not installed; "
+        "--sides pytorch,tensorflow,keras-jax: side 'keras-jax' needs jax, jaxlib, not installed; "
         "install it with `pip install -c constraints.txt -e '.[jax]'`"
     )
 
