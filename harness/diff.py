@@ -246,8 +246,12 @@ def _verdict(r: dict) -> str:
     verdict = r["verdict_now"] or r["verdict_then"] or "-"
     if r["flipped"] and r["verdict_then"] != r["verdict_now"]:
         verdict = f"{r['verdict_then']} -> {r['verdict_now']}"
-    if r.get("odd_then") != r.get("odd_now"):  # an N-side record's vote changed
-        verdict += f"; odd one out {r.get('odd_then') or 'none'} -> {r.get('odd_now') or 'none'}"
+    odd_then, odd_now = r.get("odd_then"), r.get("odd_now")
+    if r["status"] in ("added", "removed"):  # an N-side record's vote, as it is (or was)
+        if odd_then or odd_now:
+            verdict += f"; odd one out {odd_then or odd_now}"
+    elif odd_then != odd_now:  # an N-side record's vote changed
+        verdict += f"; odd one out {odd_then or 'none'} -> {odd_now or 'none'}"
     return verdict
 
 
