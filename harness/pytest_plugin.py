@@ -211,9 +211,7 @@ class Run:
         self.seeds = config.getoption("--seeds")
         self.data_dir = config.getoption("--data-dir")
         self.baselines_dir = self._baselines_dir()
-        self.sides = tuple(profile.sides)
-        where = sides.folder(self.sides)  # an N-side record never replaces the pair's
-        self.cases_dir = self.baselines_dir / where if where else self.baselines_dir
+        self.sides = tuple(profile.sides)  # a case's record goes where its sides' records live
         weights = config.getoption("--save-weights")
         self.weights_root = Path(weights) if weights else None
         self.family = 1  # drift tests in this run: the Bonferroni factor (collection sets it)
@@ -653,11 +651,18 @@ class FrameworkPair:
         profile = run.profile
         if run.seeds:
             case = replace(case, seeds=run.seeds)
+        # the sides that build this kind of model: a custom pair is the default pair's, and
+        # its baseline stays where the default pair's live
+        case_sides = sides.runnable(run.sides, case.arch_source)
+        where = sides.folder(case_sides)
         path, create = self._where(
-            case.arch, case.case_id, custom=builders is not None, root=run.cases_dir
+            case.arch,
+            case.case_id,
+            custom=builders is not None,
+            root=run.baselines_dir / where if where else run.baselines_dir,
         )
         data = data if data is not None else run.dataset()
-        kept = self._resumable(path, data)
+        kept = self._resumable(path, data, case_sides)
         if kept and baselines.seeds_in(kept) != len(seeds_of(case, profile)):
             kept = None  # written with another number of seeds
         if kept:  # written by this same environment before the run was stopped
@@ -669,11 +674,10 @@ class FrameworkPair:
 
         weights_dir = None
         if run.weights_root:  # beside the baselines: an N-side run's under its sides folder
-            where = sides.folder(run.sides)
             root = run.weights_root / where if where else run.weights_root
             weights_dir = root / profile.name / case.arch
         record = baselines.normalize(
-            run_case(case, profile, data, weights_dir, builders=builders, sides_=run.sides)
+            run_case(case, profile, data, weights_dir, builders=builders, sides_=case_sides)
         )
         if run.config.getoption("--explain"):
             self._explain(case)
@@ -749,7 +753,7 @@ class FrameworkPair:
         self._row(check_id, None, "invalid")
         pytest.fail(failure, pytrace=False)  # outside the except: one message, no chained one
 
-    def _resumable(self, path: Path, data: Dataset) -> dict | None:
+    def _resumable(self, path: Path, data: Dataset, case_sides: tuple[str, ...]) -> dict | None:
         run = self._run
         if not (run.regen and run.resume):
             return None
@@ -757,7 +761,7 @@ class FrameworkPair:
 
         sub = data.subset(run.profile.train_subset, run.profile.test_subset)
         current = baselines.fingerprint(
-            environment(run.profile, run.sides), profile_block(run.profile), sub.fingerprint()
+            environment(run.profile, case_sides), profile_block(run.profile), sub.fingerprint()
         )
         return baselines.resumable(path, current)
 

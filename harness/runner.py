@@ -34,11 +34,14 @@ def environment(profile: Profile, sides_: tuple[str, ...] = FRAMEWORKS) -> dict:
     """Configure both frameworks (each side of ``sides_`` that runs in this process) for
     ``profile`` (threads, device, determinism) and return what is in force with the versions:
     the environment block of a record, and its fingerprint. A side that runs in a subprocess
-    adds its block when it has run (``run_case``)."""
+    has its versions only, read from the package metadata; its whole block replaces them when it
+    has run (``run_case``), and a fingerprint counts such a side by its versions alone
+    (``baselines.fingerprint``)."""
     env = common_versions()
     env["platform"] = cpu_platform()
     for framework in sides_:
         if sides.SIDES[framework].subprocess:
+            env[framework] = {"versions": sides.versions(framework)}
             continue
         adapter = get_adapter(framework)
         env[framework] = adapter.configure(

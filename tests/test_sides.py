@@ -430,8 +430,10 @@ def test_a_regeneration_where_one_side_errs_keeps_the_n_side_baseline(tmp_path, 
 def test_a_resumed_n_side_run_matches_a_subprocess_side_by_its_versions():
     record = _n_side_record(FOUR)
     env = json.loads(json.dumps(record["environment"]))
+    before = runner.environment(get_profile("smoke"), NEW)  # configures no framework here
     for name in NEW:  # what the pytest process knows of a side before its subprocess ran
-        env[name] = {"versions": record["environment"][name]["versions"]}
+        assert before[name] == {"versions": sides.versions(name)}
+        env[name] = before[name]
     current = baselines.fingerprint(env, record["profile"], record["data"]["fingerprint"])
     assert baselines.fingerprint_of(record) == current
     env[NEW[0]] = {"versions": {**env[NEW[0]]["versions"], "keras": "9.9.9"}}
