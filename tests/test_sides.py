@@ -472,3 +472,118 @@ def test_a_side_subprocess_that_fails_is_named_with_its_fix(monkeypatch, tmp_pat
     assert "stopped with status -9: no output; it was killed (signal 9; out of memory?)" in str(
         info.value
     )
+
+
+# --- the N-side judgement, field by field (what the mutation run found untested) --------------
+
+
+THREE = {k: FOUR[k] for k in ("pytorch", "tensorflow", "keras-torch")}
+
+
+def test_the_vote_of_three_sides_names_the_odd_one_out():
+    record = _n_side_record(THREE)
+    assert record["vote"] == {
+        "odd_one_out": "pytorch",
+        "beyond_all": ["pytorch"],
+        "agreeing_pairs": [["tensorflow", "keras-torch"]],
+    }
+
+
+def test_a_record_is_refused_naming_the_field_that_does_not_hold():
+    def refused(edit) -> str:
+        record = json.loads(baselines.dumps(_n_side_record(FOUR)))
+        edit(record)
+        with pytest.raises(BaselineError) as info:
+            baselines.validate(record, "x.json")
+        return str(info.value)
+
+    def three_sides(r):
+        r["sides"] = ["pytorch", "tensorflow", "keras-torch"]
+
+    # the schema built from the listed sides holds the results to them
+    assert refused(three_sides) == (
+        "x.json: field results: Additional properties are not allowed ('keras-jax' was unexpected)"
+    )
+
+    def tolerance(r):
+        r["pairs"]["tensorflow|keras-jax"]["comparison"]["statistics"]["tolerance"] = 0.2
+
+    assert (
+        "field pairs.tensorflow|keras-jax.comparison.statistics.tolerance: not the record's "
+        "tolerance"
+    ) in refused(tolerance)
+
+    def p_within(r):
+        r["pairs"]["tensorflow|keras-jax"]["comparison"]["statistics"]["p_within"] = 0.5
+
+    assert (
+        "field pairs.tensorflow|keras-jax.comparison.statistics.p_within: 0.5, the seeds give"
+        in (refused(p_within))
+    )
+
+
+def test_pairs_at_chance_are_uninformative_and_the_record_holds():
+    """The pair's own chance band judges it: Keras sides that learned nothing are
+    `uninformative`, which only the band says."""
+    at_chance = {**FOUR, "keras-torch": [10] * 5, "keras-jax": [10, 11, 10, 10, 11]}
+    record = json.loads(baselines.dumps(_n_side_record(at_chance)))
+    assert record["pairs"]["keras-torch|keras-jax"]["verdict"] == "uninformative"
+    assert baselines.validate(record, "x.json") is None
+
+
+def test_two_seeds_are_enough_for_the_vote():
+    two = {side: accs[:2] for side, accs in FOUR.items()}
+    two["tensorflow"], two["keras-torch"], two["keras-jax"] = [20, 21], [21, 20], [20, 21]
+    record = json.loads(baselines.dumps(_n_side_record(two)))
+    assert record["vote"]["odd_one_out"] == "pytorch"
+    assert baselines.validate(record, "x.json") is None
+
+
+def test_a_failure_of_a_side_the_old_record_did_not_have_keeps_the_old_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(baselines, "RESCUE_DIR", str(tmp_path / "rescue"))
+    path = baselines.baseline_path(tmp_path, "smoke", "resnet50", CASE)
+    baselines.write(path, _n_side_record(THREE))
+    failed = _n_side_record(FOUR)
+    failed["results"]["keras-jax"]["error"] = "RuntimeError: boom"
+    with pytest.raises(BaselineError, match=r"training failed \(keras-jax: RuntimeError: boom\)"):
+        baselines.check_replaceable(path, failed)
+
+
+def test_the_gate_names_each_pairs_change_and_why_it_does_not_fail():
+    then = _n_side_record({**FOUR, "keras-jax": FOUR["pytorch"]})  # no odd one out
+    now = _n_side_record(FOUR)  # pytorch the odd one out
+    result = baselines.compare(then, now, drift_margin=0.02, family_size=4)
+    assert "the vote's odd one out changed: None -> pytorch" in result["notes"]
+    one = {side: [accs[0]] for side, accs in FOUR.items()}
+    one_then = _n_side_record({**one, "keras-jax": [FOUR["pytorch"][0]]})
+    result = baselines.compare(one_then, _n_side_record(one), drift_margin=0.02)
+    assert result["problems"] == [] and result["status"] == "reported"
+    assert (
+        "pair tensorflow|keras-jax: verdict changed mismatch -> agree (not gated with one seed)"
+        in result["notes"]
+    )
+    noisy = {**FOUR, "keras-jax": [5, 40, 10, 35, 15]}  # agree -> inconclusive: noise
+    result = baselines.compare(_n_side_record(FOUR), _n_side_record(noisy), drift_margin=0.5)
+    assert result["problems"] == []
+    assert (
+        "pair tensorflow|keras-jax: verdict changed agree -> inconclusive (a move of the noise, "
+        "not gated)"
+    ) in result["notes"]
+    failed = _n_side_record(FOUR)
+    failed["pairs"]["tensorflow|keras-jax"]["verdict"] = "error"
+    result = baselines.compare(_n_side_record(FOUR), failed, drift_margin=0.5)
+    assert result["problems"] == ["pair tensorflow|keras-jax: verdict changed agree -> error"]
+
+
+def test_diff_says_a_removed_records_odd_one_out_and_a_vote_that_appears():
+    from harness.diff import _verdict
+
+    row = {"verdict_then": "mismatch", "verdict_now": None, "flipped": False}
+    assert _verdict({**row, "status": "removed", "odd_then": "pytorch", "odd_now": None}) == (
+        "mismatch; odd one out pytorch"
+    )
+    assert _verdict({**row, "status": "added", "odd_then": None, "odd_now": None}) == "mismatch"
+    changed = {**row, "verdict_now": "mismatch", "status": "changed", "flipped": True}
+    assert _verdict({**changed, "odd_then": None, "odd_now": "pytorch"}) == (
+        "mismatch; odd one out none -> pytorch"
+    )
