@@ -616,24 +616,22 @@ def compare(
     drifted: dict[str, float] = {}
     gated = seeds_in(baseline) > 1 and seeds_in(record) > 1
     status = "ok"
-    then_v, now_v = baseline["verdict"], record["verdict"]
-    if then_v != now_v:
-        line = f"verdict changed: baseline {_summary(baseline)}, this run {_summary(record)}"
-        if now_v == "error" or (gated and judge.flip_fails(then_v, now_v)):
-            status = "verdict changed"
-            problems.append(line)
-        else:
-            why = "not gated with one seed" if not gated else "a move of the noise, not gated"
-            notes.append(f"{line} ({why})")
-    for key, pair in (record.get("pairs") or {}).items():  # N sides: every other pair too
+    changes = [  # (line, then, now): the record's verdict, then every other pair's (N sides)
+        (
+            f"verdict changed: baseline {_summary(baseline)}, this run {_summary(record)}",
+            baseline["verdict"],
+            record["verdict"],
+        )
+    ]
+    for key, pair in (record.get("pairs") or {}).items():
         before = (baseline.get("pairs") or {}).get(key)
-        if before is None or key == pair_key(*FRAMEWORKS):
+        if before is not None and key != pair_key(*FRAMEWORKS):
+            line = f"pair {key}: verdict changed {before['verdict']} -> {pair['verdict']}"
+            changes.append((line, before["verdict"], pair["verdict"]))
+    for line, then_v, now_v in changes:
+        if then_v == now_v:
             continue
-        then_p, now_p = before["verdict"], pair["verdict"]
-        if then_p == now_p:
-            continue
-        line = f"pair {key}: verdict changed {then_p} -> {now_p}"
-        if now_p == "error" or (gated and judge.flip_fails(then_p, now_p)):
+        if now_v == "error" or (gated and judge.flip_fails(then_v, now_v)):
             status = "verdict changed"
             problems.append(line)
         else:
