@@ -20,6 +20,7 @@ from harness.errors import BaselineError, ConfigError, FrameworkMissing, Harness
 from harness.profiles import get_profile
 
 from .conftest import ENV, PLATFORM, tiny_dataset
+from .test_diff import git
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW = ("keras-torch", "keras-jax")
@@ -357,15 +358,6 @@ def test_the_html_and_markdown_report_show_the_gap_matrix_and_the_vote(tmp_path)
     assert "Sides, pair by pair" not in paths["html"].read_text()
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_diff_reads_n_side_baselines_and_names_every_side_and_a_changed_vote(tmp_path):
     from harness.diff import baselines_at, baselines_in, compare_trees, format_markdown, format_text
 
@@ -373,9 +365,9 @@ def test_diff_reads_n_side_baselines_and_names_every_side_and_a_changed_vote(tmp
     where = folder / sides.folder(tuple(FOUR))
     path = baselines.baseline_path(where, "smoke", "resnet50", CASE)
     baselines.write(path, _n_side_record(FOUR))
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "add", ".")
-    _git(tmp_path, "commit", "-q", "-m", "four sides")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "four sides")
     # Keras[jax] now learns as PyTorch does: PyTorch is no longer the odd one out
     baselines.write(path, _n_side_record({**FOUR, "keras-jax": FOUR["pytorch"]}))
     key = path.relative_to(folder).as_posix()
