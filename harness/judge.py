@@ -244,3 +244,166 @@ def vote(sides: tuple[str, ...], verdicts: dict[str, str], seeded: bool = True) 
         "beyond_all": beyond_all if len(sides) >= 3 else [],
         "agreeing_pairs": agreeing,
     }
+
+
+# --- what the drift test can see ------------------------------------------------------------
+
+POWER = 0.8  # the power at which "the smallest drift detected" is stated
+_GRID = 160  # quantiles per seed variance in drift_power's integral
+
+
+def drift_power(
+    move: float,
+    sigma: float,
+    k_then: int,
+    k_now: int,
+    family_size: int,
+    alpha: float,
+    margin: float,
+) -> float:
+    """The probability that ``drift_test`` says ``drifted`` when a framework's true mean
+    accuracy moved by ``move``, its seeds spread normally with standard deviation ``sigma``
+    then and now, over ``k_then`` and ``k_now`` seeds.
+
+    Exact for the test as ``drift_test`` makes it, not the usual approximation: given the two
+    seed variances the observed move is normal, and it drifts when it exceeds both the margin
+    and the Bonferroni-corrected Welch critical value at that pair's own Welch degrees of freedom
+    times its standard error; the two variances (scaled chi-square, independent of the move) are
+    integrated over on a grid of their quantiles. ``tests/test_statistics.py`` checks it against
+    a simulation of ``drift_test``. With ``sigma`` 0 the move is exact: it drifts when it
+    exceeds the margin."""
+    from scipy import stats
+
+    if k_then < 2 or k_now < 2:
+        raise ValueError(f"a drift test needs >= 2 seeds then and now, got {k_then}, {k_now}")
+    if family_size < 1:
+        raise ValueError(f"family_size={family_size} must be >= 1")
+    if not sigma >= 0:
+        raise ValueError(f"sigma={sigma} must be >= 0")
+    move = abs(move)
+    if sigma == 0:
+        return 1.0 if move > margin + 1e-12 else 0.0
+    threshold, sd = _drift_threshold(sigma, k_then, k_now, family_size, alpha, margin)
+    hit = stats.norm.cdf((move - threshold) / sd) + stats.norm.cdf((-move - threshold) / sd)
+    return float(hit.mean())
+
+
+def _drift_threshold(sigma, k_then, k_now, family_size, alpha, margin):
+    """(the observed |move| beyond which drift_test says drifted, per point of the quantile
+    grid of the two seed variances; the standard deviation of the observed move)."""
+    from scipy import stats
+
+    q = (np.arange(_GRID) + 0.5) / _GRID
+    v_then = stats.chi2.ppf(q, k_then - 1)[:, None] / (k_then - 1)
+    v_now = stats.chi2.ppf(q, k_now - 1)[None, :] / (k_now - 1)
+    a, b = sigma**2 * v_then / k_then, sigma**2 * v_now / k_now
+    se = np.sqrt(a + b)
+    df = (a + b) ** 2 / (a**2 / (k_then - 1) + b**2 / (k_now - 1))
+    critical = stats.t.ppf(1 - alpha / (2 * family_size), df)
+    threshold = np.maximum(margin + 1e-12, critical * se)
+    return threshold, sigma * math.sqrt(1 / k_then + 1 / k_now)
+
+
+def detectable_drift(
+    sigma: float,
+    k_then: int,
+    k_now: int,
+    family_size: int,
+    alpha: float,
+    margin: float,
+    power: float = POWER,
+    bound: float = 1.0,
+) -> float | None:
+    """The smallest move of a framework's mean accuracy that ``drift_test`` finds with
+    probability ``power`` (``drift_power``), or None when no move up to ``bound`` is found that
+    often (an accuracy cannot move by more than it has room to: ``bound`` is that room). With
+    ``sigma`` 0 any move beyond the margin is found: the margin itself is returned (a side
+    whose seeds do not vary needs another spread: ``detectable``)."""
+    from scipy import optimize, stats
+
+    if not 0 < power < 1:
+        raise ValueError(f"power={power} must be between 0 and 1")
+    drift_power(0.0, sigma, k_then, k_now, family_size, alpha, margin)  # validates
+    if sigma == 0:
+        return float(margin) if margin < bound else None
+    threshold, sd = _drift_threshold(sigma, k_then, k_now, family_size, alpha, margin)
+
+    def short(move):
+        hit = stats.norm.cdf((move - threshold) / sd) + stats.norm.cdf((-move - threshold) / sd)
+        return float(hit.mean()) - power
+
+    if short(bound) < 0:
+        return None
+    return float(optimize.brentq(short, 0.0, bound, xtol=1e-6))
+
+
+def learning_spread(sides: list[tuple[list[float], tuple[float, float] | None]]) -> dict | None:
+    """The seed spread of the sides that learn: the median standard deviation over the
+    ``(per-seed accuracies, chance band)`` of every side that has two seeds or more, a mean
+    outside its chance band and seeds that vary; with how many such sides there are. None when
+    no side learns. It stands in for the spread of a side that says nothing about its own (one
+    at chance, or whose seeds all scored the same): such a side moved by an upgrade would spread
+    as the learning ones do, not as its collapsed seeds did."""
+    stds = []
+    for accuracies, band in sides:
+        if len(accuracies) < 2:
+            continue
+        stats_ = accuracy_stats(accuracies)
+        if stats_["std"] > 0 and not (band is not None and collapsed(stats_["mean"], band)):
+            stds.append(stats_["std"])
+    if not stds:
+        return None
+    return {"sigma": float(np.median(stds)), "sides": len(stds)}
+
+
+def detectable(
+    then: list[float],
+    k_now: int,
+    family_size: int,
+    alpha: float,
+    margin: float,
+    chance: tuple[float, float] | None = None,
+    spread: dict | None = None,
+    power: float = POWER,
+) -> dict:
+    """What a side's drift test can see: the smallest move of its mean accuracy found with
+    ``power`` at its baseline's seeds ``then``, ``k_now`` seeds now and ``family_size`` drift
+    tests (``detectable_drift``). Returns ``gated`` (False with one seed then or now: nothing
+    is tested), ``detects`` (the move, or None when no move within the accuracy's room, from
+    the baseline's mean to 0 or 1, is found that often), ``sigma`` (the spread used) and
+    ``borrowed`` (why the spread is not the side's own, or None). A side at chance, or whose
+    seeds do not vary, is judged at ``spread`` (``learning_spread``): its own spread would
+    claim that a move just beyond the margin is always seen; without ``spread``, ``detects`` is
+    None and ``borrowed`` says there was none to borrow."""
+    out = {"gated": False, "detects": None, "sigma": None, "borrowed": None}
+    if len(then) < 2 or k_now < 2:
+        return out
+    stats_ = accuracy_stats(then)
+    out["gated"] = True
+    if chance is not None and collapsed(stats_["mean"], chance):
+        reason = "at chance"
+    elif stats_["std"] == 0:
+        reason = "its seeds do not vary"
+    else:
+        reason = None
+    sigma = stats_["std"]
+    if reason is not None:
+        if spread is None:
+            out["borrowed"] = f"{reason}, and no side that learns to take a spread from"
+            return out
+        sigma = spread["sigma"]
+        out["borrowed"] = f"{reason}: the median spread of the {spread['sides']} sides that learn"
+    out["sigma"] = sigma
+    room = max(stats_["mean"], 1 - stats_["mean"])
+    out["detects"] = detectable_drift(
+        sigma, len(then), k_now, family_size, alpha, margin, power, bound=room
+    )
+    return out
+
+
+def detectable_text(result: dict) -> str:
+    """``>= 0.21``, ``none`` (no move within the accuracy's room is found with the stated
+    power) or ``not gated`` (one seed): how a report says ``detectable``'s answer."""
+    if not result["gated"]:
+        return "not gated"
+    return "none" if result["detects"] is None else f">= {result['detects']:.2f}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import judge
@@ -353,3 +355,144 @@ def test_drift_needs_p_strictly_below_alpha_and_a_move_strictly_beyond_the_margi
     assert judge.drift_test([0.0, 0.0], [edge, edge], 0.1, 0.05, 1)["moved"] == edge
     assert not judge.drift_test([0.0, 0.0], [edge, edge], 0.1, 0.05, 1)["drifted"]
     assert judge.drift_test([0.0, 0.0], [0.1 + 2e-12] * 2, 0.1, 0.05, 1)["drifted"]
+
+
+# --- what the drift test can see (drift_power, detectable_drift, detectable) ------------------
+
+DRIFT = {"family_size": 14, "alpha": 0.05, "margin": 0.10}
+
+
+def test_the_detectable_drift_is_where_the_power_reaches_0_8():
+    move = judge.detectable_drift(0.059, 5, 5, **DRIFT)
+    assert move == pytest.approx(0.2069, abs=5e-4)
+    assert judge.drift_power(move, 0.059, 5, 5, **DRIFT) == pytest.approx(0.8, abs=1e-5)
+    assert judge.drift_power(move - 0.01, 0.059, 5, 5, **DRIFT) < 0.8
+    # the answer at another power, and the power's sign of the move does not matter
+    assert judge.detectable_drift(0.059, 5, 5, **DRIFT, power=0.5) < move
+    assert judge.drift_power(-0.2, 0.059, 5, 5, **DRIFT) == judge.drift_power(
+        0.2, 0.059, 5, 5, **DRIFT
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sigma=st.floats(0.005, 0.15),
+    k=st.integers(2, 9),
+    family=st.integers(1, 40),
+)
+def test_the_detectable_drift_grows_with_the_spread_and_shrinks_with_seeds(sigma, k, family):
+    def found(sigma, k_then, k_now, family):  # none within the bound: as good as infinite
+        move = judge.detectable_drift(sigma, k_then, k_now, family, 0.05, 0.10, bound=3.0)
+        return math.inf if move is None else move
+
+    move = found(sigma, k, k, family)
+    assert move > 0.10  # never within the margin: a drift must be beyond it
+    assert found(sigma * 1.2, k, k, family) >= move
+    assert found(sigma, k + 1, k + 1, family) <= move
+    assert found(sigma, k, k + 1, family) <= move  # more seeds now
+    assert found(sigma, k, k, family + 1) >= move  # a larger family
+    if k >= 4:  # with a few seeds the corrected critical value puts 80% beyond any room
+        assert move < math.inf
+
+
+def test_no_spread_and_no_room():
+    # seeds that do not vary: any move beyond the margin is exact
+    assert judge.detectable_drift(0.0, 5, 5, **DRIFT) == 0.10
+    assert judge.drift_power(0.1, 0.0, 5, 5, **DRIFT) == 0.0
+    assert judge.drift_power(0.1 + 1e-9, 0.0, 5, 5, **DRIFT) == 1.0
+    assert judge.detectable_drift(0.0, 5, 5, **DRIFT, bound=0.1) is None
+    # a spread whose 80% move exceeds what the accuracy can move: none, not a number > 1
+    assert judge.detectable_drift(0.3, 5, 5, **DRIFT) is None
+    assert judge.detectable_drift(0.3, 5, 5, **DRIFT, bound=10.0) > 1.0
+    assert judge.detectable_drift(0.17, 5, 5, **DRIFT) == pytest.approx(0.596, abs=1e-3)
+    assert judge.detectable_drift(0.17, 5, 5, **DRIFT, bound=0.5) is None
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: judge.drift_power(0.2, 0.05, 1, 5, **DRIFT), "needs >= 2 seeds then and now"),
+        (lambda: judge.drift_power(0.2, -0.05, 5, 5, **DRIFT), "sigma=-0.05 must be >= 0"),
+        (lambda: judge.drift_power(0.2, float("nan"), 5, 5, **DRIFT), "sigma=nan must be >= 0"),
+        (
+            lambda: judge.drift_power(0.2, 0.05, 5, 5, 0, 0.05, 0.1),
+            "family_size=0 must be >= 1",
+        ),
+        (
+            lambda: judge.detectable_drift(0.05, 5, 5, **DRIFT, power=1.0),
+            "power=1.0 must be between 0 and 1",
+        ),
+    ],
+)
+def test_the_power_functions_refuse_what_they_cannot_answer(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+LEARNS = [0.80, 0.74, 0.82, 0.81, 0.81]  # std 0.0343
+BAND = (0.0849095, 0.115895)
+AT_CHANCE = [0.1006, 0.1026, 0.1026, 0.1026, 0.1006]  # std 0.0011, mean inside BAND
+
+
+def test_the_spread_of_the_sides_that_learn_leaves_out_chance_flat_and_single_seeds():
+    sides = [
+        (LEARNS, BAND),
+        ([0.5, 0.6, 0.7], BAND),  # std 0.1
+        ([0.3, 0.4], None),  # no band: counted, std 0.0707
+        (AT_CHANCE, BAND),
+        ([0.4, 0.4, 0.4], BAND),  # does not vary
+        ([0.9], BAND),  # one seed
+    ]
+    spread = judge.learning_spread(sides)
+    assert spread["sides"] == 3
+    assert spread["sigma"] == pytest.approx(np.std([0.3, 0.4], ddof=1))
+    assert judge.learning_spread(sides[3:]) is None
+    assert judge.learning_spread([]) is None
+
+
+def test_a_side_that_learns_is_judged_at_its_own_spread():
+    got = judge.detectable(LEARNS, 5, **DRIFT, chance=BAND, spread={"sigma": 0.5, "sides": 3})
+    sigma = np.std(LEARNS, ddof=1)
+    assert got == {
+        "gated": True,
+        "detects": pytest.approx(judge.detectable_drift(sigma, 5, 5, **DRIFT)),
+        "sigma": pytest.approx(sigma),
+        "borrowed": None,
+    }
+    assert judge.detectable_text(got) == ">= 0.12"
+    # fewer seeds now than then: the run's K counts
+    fewer = judge.detectable(LEARNS, 3, **DRIFT, chance=BAND)
+    assert fewer["detects"] == pytest.approx(judge.detectable_drift(sigma, 5, 3, **DRIFT))
+    assert fewer["detects"] > got["detects"]
+
+
+def test_a_side_at_chance_or_without_spread_borrows_the_spread_of_the_sides_that_learn():
+    spread = {"sigma": 0.059, "sides": 11}
+    got = judge.detectable(AT_CHANCE, 5, **DRIFT, chance=BAND, spread=spread)
+    assert got["sigma"] == 0.059
+    assert got["borrowed"] == "at chance: the median spread of the 11 sides that learn"
+    assert got["detects"] == pytest.approx(0.2069, abs=5e-4)  # not its own 0.1006
+    assert judge.detectable(AT_CHANCE, 5, **DRIFT, chance=BAND)["detects"] is None  # own σ: no
+    flat = judge.detectable([0.5] * 5, 5, **DRIFT, chance=BAND, spread=spread)
+    assert flat["borrowed"] == "its seeds do not vary: the median spread of the 11 sides that learn"
+    assert flat["detects"] == pytest.approx(got["detects"])
+    alone = judge.detectable(AT_CHANCE, 5, **DRIFT, chance=BAND)
+    assert alone == {
+        "gated": True,
+        "detects": None,
+        "sigma": None,
+        "borrowed": "at chance, and no side that learns to take a spread from",
+    }
+    assert judge.detectable_text(alone) == "none"
+
+
+def test_one_seed_is_not_gated_and_no_room_is_none():
+    for then, now in (([0.5], 5), (LEARNS, 1)):
+        got = judge.detectable(then, now, **DRIFT, chance=BAND)
+        assert got == {"gated": False, "detects": None, "sigma": None, "borrowed": None}
+        assert judge.detectable_text(got) == "not gated"
+    # a mean of 0.74 has room to move 0.74 (down); a spread of 0.36 would need more
+    wide = judge.detectable([0.1, 0.9, 0.9, 0.9, 0.9], 5, **DRIFT)
+    assert wide["detects"] is None and wide["sigma"] == pytest.approx(0.3578, abs=1e-4)
+    assert judge.detectable_drift(wide["sigma"], 5, 5, **DRIFT, bound=10.0) > 1.0
+    assert judge.detectable_text(wide) == "none"

@@ -2,9 +2,11 @@
 most the configured level, power at least 0.8 for a move of twice the margin.
 
 The spread the simulation draws with is the one measured in the committed smoke baselines
-(the median of every case's per-framework seed std, cases that learned something), so the
-power claimed is the power at the noise the suite actually has; ``docs/statistics.md`` has
-the figures these tests print.
+(the median per-side seed std of the sides that learn: outside the chance band, seeds that
+vary; ``judge.learning_spread``), so the power claimed is the power at the noise the suite
+actually has. ``judge.drift_power`` and ``judge.detectable_drift`` (what the end of a run states
+per side) are checked here against a simulation of ``judge.drift_test`` itself.
+``docs/statistics.md`` has the figures, printed by ``python benchmarks/power.py --markdown``.
 """
 
 from __future__ import annotations
@@ -29,19 +31,26 @@ RUNS = 400  # simulated whole runs; the bound below allows for the Monte Carlo e
 BASELINES = Path(__file__).resolve().parent.parent / "baselines" / "smoke"
 
 
-def measured_spread() -> float:
-    """Median per-framework seed std over the committed smoke cases that learned something."""
-    stds = []
+def committed_sides() -> list[tuple[list[float], tuple[float, float] | None]]:
+    """(per-seed accuracies, chance band) of every side of every committed smoke case."""
+    sides = []
     for path in sorted(BASELINES.rglob("*.json")):
         record = json.loads(path.read_text())
-        if record.get("kind") == "numerics" or record["verdict"] in ("uninformative", "error"):
+        if record.get("kind") == "numerics":
             continue
+        band = (record["comparison"] or {}).get("chance_band")
         for result in record["results"].values():
-            stats = result.get("accuracy_stats")
-            if stats:
-                stds.append(stats["std"])
-    assert stds, f"no multi-seed smoke baselines under {BASELINES}"
-    return float(np.median(stds))
+            seeds = [s["test_accuracy"] for s in result.get("seeds") or []]
+            if len(seeds) > 1 and None not in seeds:
+                sides.append((seeds, tuple(band) if band else None))
+    return sides
+
+
+def measured_spread() -> float:
+    """Median per-side seed std over the committed smoke sides that learn."""
+    spread = judge.learning_spread(committed_sides())
+    assert spread, f"no multi-seed smoke baselines that learn under {BASELINES}"
+    return spread["sigma"]
 
 
 def _monte_carlo_bound(rate: float) -> float:
@@ -71,18 +80,54 @@ def test_no_drift_false_alarms_over_a_whole_run_at_most_alpha():
     assert rate <= _monte_carlo_bound(ALPHA)
 
 
-def test_a_move_of_twice_the_margin_is_found_with_power_at_least_0_8():
-    rng = np.random.default_rng(2)
-    sigma = measured_spread()
+def _simulated_power(rng, move, sigma, k_then=K, k_now=K, runs=RUNS) -> float:
     found = sum(
         judge.drift_test(
-            _seeds(rng, 0.5, sigma), _seeds(rng, 0.5 + 2 * MARGIN, sigma), MARGIN, ALPHA, FAMILY
+            _seeds(rng, 0.5, sigma, k_then), _seeds(rng, 0.5 + move, sigma, k_now), MARGIN,
+            ALPHA, FAMILY,
         )["drifted"]
-        for _ in range(RUNS)
-    )
-    power = found / RUNS
-    print(f"power at a move of {2 * MARGIN}: {power:.3f} (K={K}, sigma={sigma:.3f})")
-    assert power >= 0.8
+        for _ in range(runs)
+    )  # fmt: skip
+    return found / runs
+
+
+def test_the_stated_detectable_drift_is_found_with_power_0_8():
+    """What the end of a run states per side: the move ``detectable_drift`` gives at the
+    spread of the sides that learn is found by ``drift_test`` 80% of the time (the Monte Carlo
+    error of 1600 simulated moves: +-0.03), and a move 0.03 smaller clearly less often."""
+    rng = np.random.default_rng(2)
+    sigma = measured_spread()
+    move = judge.detectable_drift(sigma, K, K, FAMILY, ALPHA, MARGIN)
+    power = _simulated_power(rng, move, sigma, runs=4 * RUNS)
+    print(f"power at the stated {move:.3f}: {power:.3f} (K={K}, sigma={sigma:.3f})")
+    assert abs(power - 0.8) <= 3 * np.sqrt(0.8 * 0.2 / (4 * RUNS))
+    assert _simulated_power(rng, move - 0.03, sigma, runs=4 * RUNS) < 0.75
+
+
+@pytest.mark.parametrize(
+    "move, sigma, k_then, k_now",
+    [(2 * MARGIN, None, K, K), (0.25, 0.08, 3, 6), (0.15, 0.03, 2, 2), (0.30, 0.12, 8, 5)],
+)
+def test_drift_power_is_the_simulated_power_of_drift_test(move, sigma, k_then, k_now):
+    """``drift_power`` is the power of ``drift_test`` as it is (Welch's degrees of freedom per
+    pair of samples, the margin, Bonferroni), not a normal approximation: equal to a
+    simulation within its Monte Carlo error, at the measured spread and elsewhere."""
+    sigma = measured_spread() if sigma is None else sigma
+    exact = judge.drift_power(move, sigma, k_then, k_now, FAMILY, ALPHA, MARGIN)
+    rng = np.random.default_rng(6)
+    power = _simulated_power(rng, move, sigma, k_then, k_now, runs=4 * RUNS)
+    print(f"move {move}, sigma {sigma:.3f}, K {k_then}->{k_now}: {exact:.3f}, simulated {power}")
+    assert abs(power - exact) <= 3 * np.sqrt(max(exact * (1 - exact), 0.01) / (4 * RUNS))
+
+
+def test_the_spread_of_the_sides_that_learn_leaves_the_sides_at_chance_out():
+    """The committed sides at chance (TensorFlow on the ResNet50 cases, spread 0.001 to 0.002)
+    would pull the median down and the claimed power up: they are not in it."""
+    sides = committed_sides()
+    everything = float(np.median([np.std(x, ddof=1) for x, _ in sides]))
+    at_chance = [x for x, band in sides if judge.collapsed(float(np.mean(x)), band)]
+    assert at_chance and min(np.std(x, ddof=1) for x in at_chance) < 0.01
+    assert measured_spread() > everything
 
 
 def test_a_move_within_the_margin_never_drifts_however_significant():
@@ -116,12 +161,13 @@ def test_at_the_tolerance_neither_agree_nor_mismatch_is_said_more_than_alpha(tru
 
 
 def test_equal_frameworks_are_never_called_a_mismatch_and_mostly_agree():
-    """No true gap: ``mismatch`` at most alpha; ``agree`` most of the time (the equivalence
-    test's power; the rest is ``inconclusive``, which is reported, not failed)."""
+    """No true gap: ``mismatch`` at most alpha; ``agree`` more often than not (the equivalence
+    test's power, about 0.57 at the spread of the sides that learn, 0.059; the rest is
+    ``inconclusive``, which is reported, not failed)."""
     rates = _verdicts(np.random.default_rng(4), 0.0, measured_spread())
     print(f"true gap 0: {rates}")
     assert rates["mismatch"] <= _monte_carlo_bound(ALPHA)
-    assert rates["agree"] >= 0.6
+    assert rates["agree"] > 0.5
 
 
 def test_a_gap_of_three_tolerances_is_called_a_mismatch():
