@@ -423,6 +423,7 @@ class Run:
         if not self.rows and not self.checked:
             return
         from .report import (
+            detectable_section,
             drift_by_framework,
             gating_note,
             pairs_section,
@@ -439,6 +440,13 @@ class Run:
         single = gating_note(self.rows)
         if single:
             write(single)
+        profile = self.profile
+        sees = detectable_section(
+            self.rows, self.family, profile.significance_level, profile.drift_margin
+        )
+        if sees:
+            terminalreporter.section("crossedwires: the smallest drift each side's check detects")
+            write(sees)
         notes = [(row["case"], note) for row in self.rows for note in row.get("notes") or []]
         if notes:
             terminalreporter.section("crossedwires: reported, not failed")
@@ -861,9 +869,11 @@ class FrameworkPair:
             "notes": notes or [],
         }
         if record:  # N sides: every side's accuracy, the pairs, the vote
-            from .report import sides_row
+            from .report import baseline_seeds, sides_row
 
             row.update(sides_row(record))
+            if baseline is not None:  # gated against it: what its drift tests can see
+                row["power"] = baseline_seeds(baseline, record)
         self._request.node.user_properties.append((SUMMARY_KEY, json.dumps(row)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import judge
 from .judge import VERDICTS
 from .sides import FRAMEWORKS, SIDES
 
@@ -141,3 +142,77 @@ def pairs_section(rows: list[dict]) -> str:
         lines.append(f"{said}; agreeing pairs: {agreeing}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def baseline_seeds(baseline: dict, record: dict | None = None) -> dict:
+    """What ``detectable_section`` needs of a gated case's baseline: every side's per-seed
+    accuracies (None where a seed has none), the sides the new ``record`` has too, and the
+    baseline's chance band."""
+    from .baselines import per_seed, sides_of
+
+    names = [s for s in sides_of(baseline) if record is None or s in record["results"]]
+    band = (baseline.get("comparison") or {}).get("chance_band")
+    return {"then": {s: per_seed(baseline, s) for s in names}, "chance_band": band}
+
+
+def detectable_lines(
+    cases: list[tuple[str, dict, int]], family_size: int, alpha: float, margin: float
+) -> dict[str, dict[str, dict]]:
+    """{case: {side: judge.detectable(...)}} for ``(case, baseline_seeds(...), K now)``: each
+    side at its baseline's own spread, a side at chance or whose seeds do not vary at the
+    spread of these baselines' sides that learn (``judge.learning_spread``)."""
+    pool = [
+        (then, tuple(b["chance_band"]) if b["chance_band"] else None)
+        for _, b, _ in cases
+        for then in b["then"].values()
+        if then
+    ]
+    spread = judge.learning_spread(pool)
+    out = {}
+    for case, b, k_now in cases:
+        band = tuple(b["chance_band"]) if b["chance_band"] else None
+        out[case] = {
+            side: (
+                judge.detectable(then, k_now, family_size, alpha, margin, band, spread)
+                if then
+                else None
+            )
+            for side, then in b["then"].items()
+        }
+    return out
+
+
+def detectable_cell(result: dict | None) -> str:
+    """One side's answer as the summary and the report print it: ``>= 0.21 (std 0.059, at
+    chance: ...)``, ``none (std 0.300)``, ``not gated`` or ``n/a`` (a seed failed)."""
+    if result is None:
+        return "n/a (a seed failed)"
+    text = judge.detectable_text(result)
+    if not result["gated"]:
+        return text
+    sigma = "" if result["sigma"] is None else f"std {result['sigma']:.3f}"
+    said = ", ".join(p for p in (sigma, result["borrowed"]) if p)
+    return f"{text} ({said})"
+
+
+def detectable_section(rows: list[dict], family_size: int, alpha: float, margin: float) -> str:
+    """Per gated case, one line: per side, the smallest drift of its mean test accuracy the
+    drift test finds with 80% power at this run's K and family size, from the case's baseline
+    seeds (``judge.detectable``). Empty when no case was judged against a baseline."""
+    cases = [(r["case"], r["power"], r["seeds"]) for r in rows if r.get("power") and r["seeds"]]
+    if not cases:
+        return ""
+    found = detectable_lines(cases, family_size, alpha, margin)
+    ks = sorted({k for *_, k in cases if k > 1}) or [1]
+    lines = [
+        f"per side, the smallest move of its mean test accuracy that the drift test finds with "
+        f"{judge.POWER:.0%} power (K = {', '.join(map(str, ks))} seeds now, {family_size} drift "
+        f"tests: Bonferroni at alpha {alpha}, margin {margin})",
+        "from the spread of each case's baseline seeds; a side at chance or whose seeds do not "
+        "vary at the median spread of the sides that learn",
+    ]
+    width = max(len(c) for c, *_ in cases)
+    for case in sorted(found):
+        cells = [f"{side} {detectable_cell(r)}" for side, r in found[case].items()]
+        lines.append(f"{case:<{width}}  " + "; ".join(cells))
+    return "\n".join(lines)

@@ -138,3 +138,75 @@ def test_the_end_of_run_groups_drifted_cases_by_framework():
         "  -0.0300  a",
     ]
     assert drift_by_framework(rows[2:]) == ""
+
+
+CHECKED_AGAINST = """
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import runner
+from harness.cases import find_case
+from harness.pytest_plugin import FrameworkPair
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.parametrize("name", ["seeded", "single"])
+def test_case(framework_pair, monkeypatch, name):
+    baseline = json.loads((HERE / f"{name}-baseline.json").read_text())
+    record = json.loads((HERE / f"{name}-record.json").read_text())
+    monkeypatch.setattr(FrameworkPair, "_existing_baseline", lambda self, *args: baseline)
+    monkeypatch.setattr(runner, "run_case", lambda *args, **kwargs: record)
+    framework_pair.check_case(find_case(record["case"]["id"]))
+"""
+
+
+def test_the_end_of_run_states_per_side_the_smallest_drift_it_detects(pytester):
+    """Two cases checked through ``check_case`` (training stubbed out with records built by
+    the real record code): per side, the move found with 80% power at the run's K and its 4
+    drift tests, from the baseline's seeds; TensorFlow at chance borrows PyTorch's spread, the
+    only side that learns; one seed is not gated."""
+    from harness import judge
+
+    from .conftest import make_seeded_record
+
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_checked=CHECKED_AGAINST)
+    baseline = make_seeded_record([70, 80, 75, 72, 78], [10, 10, 11, 10, 9])
+    record = make_seeded_record([71, 79, 74, 73, 78], [10, 11, 11, 10, 9])
+    single = make_record()
+    for name, value in (
+        ("seeded-baseline", baseline),
+        ("seeded-record", record),
+        ("single-baseline", single),
+        ("single-record", single),
+    ):
+        (pytester.path / f"{name}.json").write_text(baselines.dumps(value))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    sigma = judge.accuracy_stats([0.70, 0.80, 0.75, 0.72, 0.78])["std"]
+    move = judge.detectable_drift(sigma, 5, 5, 4, 0.05, 0.10)
+    assert 0.10 < move < judge.detectable_drift(sigma, 5, 5, 14, 0.05, 0.10)
+    result.stdout.fnmatch_lines(
+        [
+            "*crossedwires: the smallest drift each side's check detects*",
+            "*drift test finds with 80% power (K = 5 seeds now, 4 drift tests: Bonferroni at "
+            "alpha 0.05, margin 0.1)",
+            f"{single['case']['id']}*pytorch not gated; tensorflow not gated",
+            f"{baseline['case']['id']}  pytorch >= {move:.2f} (std {sigma:.3f}); tensorflow >= "
+            f"{move:.2f} (std {sigma:.3f}, at chance: the median spread of the one side that "
+            "learns)",
+        ]
+    )
+
+
+def test_the_detectable_drift_section_says_a_failed_seed_and_is_empty_without_a_baseline():
+    from harness.report import detectable_section
+
+    power = {"then": {"pytorch": [0.7, 0.8, 0.75], "tensorflow": None}, "chance_band": None}
+    text = detectable_section([{"case": "a", "seeds": 3, "power": power}], 2, 0.05, 0.1)
+    assert text.splitlines()[-1].startswith("a  pytorch >= ")
+    assert text.endswith("; tensorflow n/a (a seed failed)")
+    assert detectable_section([{"case": "a", "seeds": 3}], 2, 0.05, 0.1) == ""
