@@ -697,12 +697,68 @@ def markdown(df, records: list[dict], profile: str, published=None) -> str:
             f"| {r['gap']:+.4f} | {_md(r['verdict'])} |"
         )
     lines += _against_published_lines(df)
+    lines += _detectable_lines(records)
     sides = sides_text(records)
     if sides:
         lines += ["", "## Sides, pair by pair", "", "```", sides, "```"]
     lines += ["", "## Environment", ""]
     lines += [f"- {_md(k)}: {_md(v)}" for k, v in _environment(records)]
     return "\n".join(lines) + "\n"
+
+
+def detectable_intro(found: dict) -> str:
+    return (
+        f"Per side, the smallest move of its mean test accuracy that the drift test of a rerun of "
+        f"these baselines finds with 80% power: at each case's K, {found['family_size']} drift "
+        f"tests (Bonferroni at alpha {found['alpha']}), margin {found['margin']}, from the spread "
+        "of the case's seeds; a side at chance or whose seeds do not vary at the median spread of "
+        "the sides that learn. None: no move the accuracy has room for is found that often."
+    )
+
+
+def _detectable_lines(records: list[dict]) -> list[str]:
+    """``report.md``'s section: what the accuracy check of each case can see, per side."""
+    from .report import detectable_cell, records_detectable
+
+    found = records_detectable(records)
+    if found is None:
+        return []
+    names = list(dict.fromkeys(s for sides in found["cases"].values() for s in sides))
+    lines = ["", "## The smallest drift each side's check detects", "", detectable_intro(found)]
+    heads = " | ".join(f"{n} detects ≥" for n in names)
+    lines += ["", f"| case | {heads} |", "|---" * (len(names) + 1) + "|"]
+    for case in sorted(found["cases"]):
+        sides = found["cases"][case]
+        cells = [
+            _md(detectable_cell(sides[n]).removeprefix(">= ")) if n in sides else "" for n in names
+        ]
+        lines.append(f"| `{_md(case)}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def detectable_columns(df, records: list[dict]):
+    """``df`` with ``pt_detects`` and ``tf_detects``: each side's smallest drift detected with
+    80% power (a number, with the reason in brackets when the spread is borrowed; ``none``,
+    ``not gated``), for the case table."""
+    from .judge import detectable_text
+    from .report import records_detectable
+
+    found = records_detectable(records)
+    cases = found["cases"] if found else {}
+
+    def cell(case, side):
+        if side not in (cases.get(case) or {}):
+            return ""
+        result = cases[case][side]
+        if result is None:
+            return "n/a"
+        text = detectable_text(result).removeprefix(">= ")
+        return f"{text} ({result['borrowed'].split(':')[0]})" if result["borrowed"] else text
+
+    return df.assign(
+        pt_detects=[cell(c, "pytorch") for c in df["case"]],
+        tf_detects=[cell(c, "tensorflow") for c in df["case"]],
+    )
 
 
 def _against_published_lines(df) -> list[str]:
@@ -742,6 +798,8 @@ TABLE_COLUMNS = {
     "pt_std": "PyTorch std",
     "tensorflow": "TensorFlow",
     "tf_std": "TensorFlow std",
+    "pt_detects": "PyTorch detects ≥",
+    "tf_detects": "TensorFlow detects ≥",
     "gap": "gap",
     "interval_low": "gap interval low",
     "interval_high": "gap interval high",
@@ -898,6 +956,18 @@ def case_table(df) -> str:
     return box + f'<div class="scroll">{text}</div>'
 
 
+def detectable_note(records: list[dict]) -> str:
+    from .report import records_detectable
+
+    found = records_detectable(records)
+    if found is None:
+        return ""
+    return (
+        f'<p id="detects">"detects ≥": {html.escape(detectable_intro(found))} In brackets: why a '
+        "side is judged at that borrowed spread.</p>"
+    )
+
+
 def page(
     df, records: list[dict], profile: str, published=None, explanations=None, localizations=None
 ) -> str:
@@ -943,7 +1013,8 @@ seeds).</p>
 <h2>Top {TOP} gaps: training-loss curves</h2>
 {losses}
 <h2>Cases</h2>
-{case_table(df)}
+{detectable_note(records)}
+{case_table(detectable_columns(df, records))}
 <h2>Environment</h2><table>{env}</table>
 <script>{TABLE_SCRIPT}</script>
 </body></html>

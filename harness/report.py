@@ -216,3 +216,30 @@ def detectable_section(rows: list[dict], family_size: int, alpha: float, margin:
         cells = [f"{side} {detectable_cell(r)}" for side, r in found[case].items()]
         lines.append(f"{case:<{width}}  " + "; ".join(cells))
     return "\n".join(lines)
+
+
+def records_detectable(records: list[dict]) -> dict | None:
+    """For a set of baselines (``crossedwires report``): per case and side, the smallest drift
+    a rerun of all of them at each case's K would detect with 80% power (``detectable_lines``):
+    the family is every case's sides, alpha and the margin are the profile's. None without a
+    case record or for a profile this version does not know."""
+    from .baselines import kind_of, seeds_in, sides_of
+    from .errors import HarnessError
+    from .profiles import get_profile
+
+    cases = [r for r in records if kind_of(r) == "case"]
+    if not cases:
+        return None
+    try:
+        profile = get_profile(cases[0]["profile"]["name"])
+    except HarnessError:
+        return None
+    family = sum(len(sides_of(r)) for r in cases)
+    alpha, margin = profile.significance_level, profile.drift_margin
+    rows = [(r["case"]["id"], baseline_seeds(r), seeds_in(r)) for r in cases]
+    return {
+        "family_size": family,
+        "alpha": alpha,
+        "margin": margin,
+        "cases": detectable_lines(rows, family, alpha, margin),
+    }

@@ -159,3 +159,45 @@ def test_an_explain_file_that_is_not_one_is_refused_by_name(tmp_path):
     assert htmlreport.load_explanations([good])[0]["case"] == explain_result()["case"]
     with pytest.raises(HarnessError, match="bad.json: not an explain result"):
         htmlreport.load_explanations([bad])
+
+
+def test_the_report_states_per_side_the_smallest_drift_it_detects(report, records):
+    """Markdown and the page's case table: per case and side, the move found with 80% power by
+    a rerun of these baselines (14 drift tests for the 7 smoke cases); TensorFlow at chance is
+    judged at the spread of the sides that learn, not at its own 0.001."""
+    from harness import judge
+    from harness.baselines import per_seed
+    from harness.report import detectable_cell
+
+    page, md = report
+    pool = [
+        (per_seed(r, s), tuple(r["comparison"]["chance_band"]))
+        for r in records
+        for s in ("pytorch", "tensorflow")
+    ]
+    spread = judge.learning_spread(pool)
+    assert 0.05 < spread["sigma"] < 0.07 and spread["sides"] < 14
+    section = md[md.index("## The smallest drift each side's check detects") :]
+    assert "14 drift tests (Bonferroni at alpha 0.05), margin 0.1" in section
+    assert "| case | pytorch detects ≥ | tensorflow detects ≥ |" in section
+    at_chance = 0
+    for r in records:
+        cells = []
+        for side in ("pytorch", "tensorflow"):
+            then = per_seed(r, side)
+            band = tuple(r["comparison"]["chance_band"])
+            want = judge.detectable(then, 5, 14, 0.05, 0.1, band, spread)
+            at_chance += want["borrowed"] is not None
+            cells.append(htmlreport._md(detectable_cell(want).removeprefix(">= ")))
+        assert f"| `{r['case']['id']}` | {cells[0]} | {cells[1]} |" in section
+    assert at_chance >= 2
+    assert "<th>PyTorch detects ≥</th>" in page and "<th>TensorFlow detects ≥</th>" in page
+    assert page.count("(at chance)</td>") == at_chance
+    assert 'id="detects"' in page
+
+
+def test_a_one_seed_baseline_is_not_gated_in_the_report(tmp_path):
+    paths = htmlreport.write_report([make_record()], "smoke", tmp_path, progress=False)
+    md = paths["markdown"].read_text()
+    assert "| not gated | not gated |" in md
+    assert "<td>not gated</td>" in paths["html"].read_text()
