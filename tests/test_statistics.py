@@ -174,3 +174,23 @@ def test_a_gap_of_three_tolerances_is_called_a_mismatch():
     rates = _verdicts(np.random.default_rng(5), 3 * TOLERANCE, measured_spread())
     print(f"true gap {3 * TOLERANCE:.2f}: {rates}")
     assert rates["mismatch"] >= 0.8 and rates["agree"] <= _monte_carlo_bound(ALPHA)
+
+
+def test_docs_statistics_holds_what_benchmarks_power_prints():
+    """The numbers of ``docs/statistics.md``'s generated section (spreads, the K table, each
+    side's detectable drift, the verdict rates) are the output of ``python benchmarks/power.py``
+    on the committed baselines, never hand-copied: a changed baseline or a hand edit fails
+    here until ``python benchmarks/power.py --markdown docs/statistics.md`` is run."""
+    import importlib.util
+
+    root = BASELINES.parent.parent
+    spec = importlib.util.spec_from_file_location("power", root / "benchmarks" / "power.py")
+    power = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(power)
+    doc = (root / "docs" / "statistics.md").read_text()
+    assert doc.count(power.BEGIN) == 1 and doc.count(power.END) == 1
+    written = doc[doc.index(power.BEGIN) : doc.index(power.END) + len(power.END)] + "\n"
+    assert written == power.section(), (
+        "docs/statistics.md is stale: run python benchmarks/power.py --markdown docs/statistics.md"
+    )
+    assert f"median **{measured_spread():.3f}**" in written
