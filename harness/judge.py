@@ -19,6 +19,13 @@ upgrade, differ. With K seeds per framework each side is a small sample, and:
 
 With one seed (K = 1) there is no noise estimate: the verdict is the point comparison the paper
 made, and it does not gate (``baselines.compare`` reports it; the numerics check gates).
+
+What the drift test can see is stated beside it: ``drift_power`` is its exact power at a seed
+spread, K then and now and the run's family size; ``detectable`` the smallest move of a side's
+mean accuracy found with 80% power, from the baseline's seeds (a side at chance, or whose seeds
+do not vary, at the spread of the sides that learn: ``learning_spread``). The end of a run and
+``crossedwires report`` print it per side; ``benchmarks/power.py`` writes it for the committed
+baselines into ``docs/statistics.md``.
 """
 
 from __future__ import annotations
