@@ -154,8 +154,9 @@ def section(sigma: float | None = None, runs: int = 2000, family: int | None = N
         f"The {spread['sides']} sides that learn, of {len(sides)}, spread {min(learning):.3f} to "
         f"{max(learning):.3f}: median **{measured:.3f}**, the spread every simulation below "
         "draws with and the one a side at chance is judged at. (The median over all "
-        f"{len(sides)}, the sides at chance included, is {everything:.3f}: their seeds, all "
-        "predicting one class, would make the suite look sharper than it is.) Over the sides, "
+        f"{len(sides)}, the sides at chance included, is {everything:.3f}: counting "
+        "the seeds of models that learned nothing would make the suite look sharper than it "
+        "is.) Over the sides, "
         f"the smallest drift found with 80% power ranges from {min(numbers):.2f} to "
         f"{max(numbers):.2f} (median {np.median(numbers):.2f})"
         + (f"; {len(detects) - len(numbers)} side(s): none" if len(numbers) < len(detects) else "")
