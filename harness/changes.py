@@ -78,6 +78,13 @@ BN_ARCHS = ("resnet50", "densenet121")  # VGG16 has no batch norm in either sour
 
 FORWARD = ("output", "loss", "grad", "running", "eval_output")  # a change in the forward pass
 INIT = ("init", *FORWARD)  # a change of initial weights, and all they feed
+# Keras' batch norms keep 99% of their initial moving statistics after one step (momentum
+# 0.99), so an inference-mode Keras ResNet50/DenseNet121 is a deep un-normalised network ending
+# in a saturated softmax: a change in the forward pass moves its eval output by float32
+# rounding only (measured: 1e-8 .. 6e-7 relative on the DenseNet121 mirror), so it is not
+# listed there; where the whole initialisation changes it does show (1e-5 .. 1e-4).
+KERAS_FORWARD = ("output", "loss", "grad", "running")
+KERAS_INIT = ("init", *KERAS_FORWARD)
 STEP = ("step",)
 
 
@@ -1264,7 +1271,7 @@ CHANGES: tuple[Change, ...] = (
         "signs, after it is built.",
         "synthetic: the smallest change of one tensor of initial weights (e.g. an initializer's "
         "rounding or an RNG transform changed for one shape)",
-        INIT,
+        KERAS_INIT,
         patch=_keras_class_attr("layers.Conv2D", "build", _keras_perturb_stem),
     ),
     # --- kernel precision: convolutions ---
@@ -1295,7 +1302,7 @@ CHANGES: tuple[Change, ...] = (
         "Every Conv2D reads its input and kernel rounded to TF32 (10 mantissa bits).",
         "https://www.tensorflow.org/api_docs/python/tf/config/experimental/"
         "enable_tensor_float_32_execution (TF32 on by default for convs and matmuls)",
-        FORWARD,
+        KERAS_FORWARD,
         patch=_keras_class_attr("layers.Conv2D", "convolution_op", _keras_conv_rounded(10)),
     ),
     Change(
@@ -1304,7 +1311,7 @@ CHANGES: tuple[Change, ...] = (
         "kernel-precision",
         "Every Conv2D reads its input and kernel rounded to bfloat16 (7 mantissa bits).",
         "https://keras.io/api/mixed_precision/policy/ (mixed_bfloat16 computes layers in bf16)",
-        FORWARD,
+        KERAS_FORWARD,
         patch=_keras_class_attr("layers.Conv2D", "convolution_op", _keras_conv_rounded(7)),
     ),
     # --- batch norm ---
@@ -1315,7 +1322,7 @@ CHANGES: tuple[Change, ...] = (
         "F.batch_norm uses twice the epsilon it is given.",
         f"synthetic: an epsilon handled differently by a new kernel; {_DEFAULTS} (BN epsilon "
         "1e-5 vs 1e-3 vs 1.001e-5)",
-        ("output", "loss", "grad", "eval_output"),
+        FORWARD,  # later batch norms see other inputs: their running statistics move too
         archs=BN_ARCHS,
         patch=_torch_functional("batch_norm", _bn_eps_times(2.0)),
     ),
@@ -1325,7 +1332,7 @@ CHANGES: tuple[Change, ...] = (
         "batchnorm",
         "BatchNormalization normalises with twice its epsilon.",
         f"synthetic: an epsilon handled differently by a new kernel; {_DEFAULTS} (BN epsilon)",
-        ("output", "loss", "grad", "eval_output"),
+        KERAS_FORWARD,
         archs=BN_ARCHS,
         patch=_keras_class_attr(
             "layers.BatchNormalization", "call", _keras_bn_during_call("epsilon", lambda e: 2.0 * e)
@@ -1364,7 +1371,7 @@ CHANGES: tuple[Change, ...] = (
         "nn.BatchNorm2d's default eps is 1e-3 (Keras' layer default) instead of 1e-5.",
         "https://github.com/r9y9/tacotron_pytorch/issues/19 (BN eps 1e-3 vs 1e-5 between "
         f"frameworks); {_DEFAULTS}",
-        ("output", "loss", "grad", "eval_output"),
+        FORWARD,  # later batch norms see other inputs: their running statistics move too
         archs=BN_ARCHS,
         sources=("zoo",),
         patch=_torch_method("nn.BatchNorm2d", "__init__", _torch_bn_default("eps", 1e-3)),
@@ -1389,7 +1396,7 @@ CHANGES: tuple[Change, ...] = (
         "instead of the biased one.",
         "https://github.com/keras-team/keras/issues/10443 (Keras 2 used Bessel's correction in "
         "the moving variance; Keras 3 does not)",
-        ("running", "eval_output"),
+        ("running",),
         archs=BN_ARCHS,
         patch=_keras_class_attr(
             "layers.BatchNormalization", "call", _keras_bn_unbiased_moving_variance
@@ -1413,7 +1420,7 @@ CHANGES: tuple[Change, ...] = (
         "Keras' relu kernel (backend nn.relu) computes a leaky ReLU with negative slope 1e-3.",
         "synthetic: an activation swapped for a near neighbour; keras/src/activations/"
         "activations.py ReLU.static_call",
-        FORWARD,
+        KERAS_FORWARD,
         patch=_keras_backend_function("relu", _keras_leaky(1e-3)),
     ),
     Change(
@@ -1524,7 +1531,7 @@ CHANGES: tuple[Change, ...] = (
         "data",
         "uint8 images become (x + 0.5) / 256 instead of x / 255.",
         "synthetic: the other common dequantisation convention (pixel centres)",
-        FORWARD,
+        KERAS_FORWARD,
         patch=_keras_data(_pixel_centres),
     ),
     Change(
