@@ -37,9 +37,10 @@ What a change is
     do not change under a permutation of the draws (the ``*-stream-reversed`` changes), which
     is a blind spot of that summary, not of the change; a null change can still move a
     gradient norm by up to ~3e-2 relative, as gradients amplify rounding (the same amount that
-    ``numerics.RELATIVE_FLOOR["grad"]`` allows). With the same synthetic gradient every step,
-    Adam's beta1 and amsgrad have no effect (m_hat = g, v never decreases): they show only
-    when the synthetic gradients vary between steps.
+    ``numerics.RELATIVE_FLOOR["grad"]`` allows). With the same synthetic gradient every step, the
+    bias-corrected moments are the gradient itself (m_hat = g, v_hat = g^2, v never
+    decreases): torch's Adam is then blind to both betas and to amsgrad, Keras' to beta_1 and
+    amsgrad; these show only when the synthetic gradients vary between steps.
 
 How to use it
     Enter the patch *before* building the model: an initializer change (``init``, the stem
@@ -1519,7 +1520,7 @@ CHANGES: tuple[Change, ...] = (
     Change(
         "torch-maxpool-padding-bottom-right",
         "pytorch",
-        "kernel-precision",
+        "default",
         "A padded max pool (the 3x3/2 stem pool) puts both padded rows and columns at the "
         "bottom/right (TF's 'same' rule) instead of one each side.",
         f"{_DEFAULTS} ('same' padding, stride 2: TF pads (0, 1) bottom/right, torch symmetric)",
@@ -1680,7 +1681,6 @@ CHANGES: tuple[Change, ...] = (
         f"keras/src/backend/tensorflow/nn.py (_get_logits, _keras_logits); {_DEFAULTS} (loss "
         "input)",
         (),
-        sources=("zoo",),
         patch=_keras_backend_function("_get_logits", _no_logit_recovery),
     ),
     Change(
