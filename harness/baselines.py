@@ -25,6 +25,9 @@ from .errors import BaselineError, HarnessError
 from .sides import FRAMEWORKS, SIDES, pair_key
 
 FLOAT_DIGITS = 6  # significant digits: 0.100604, 2.30251, 1e-08
+# A numerics record keeps float32's full precision (9 significant digits round-trip a float32):
+# its allowances are parts per million and less, which 6 digits (5e-6) would eat.
+NUMERICS_FLOAT_DIGITS = 9
 CASE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 # every side's packages, from the registry: what drift and "since the baseline" name
 FRAMEWORK_PACKAGES = {name: side.packages for name, side in SIDES.items()}
@@ -49,22 +52,24 @@ def baseline_path(root: Path, profile: str, arch: str, case_id: str) -> Path:
     return Path(root) / profile / arch / f"{case_id}.json"
 
 
-def normalize(value):
-    """Round floats to FLOAT_DIGITS significant digits; non-finite floats become null."""
+def normalize(value, digits: int = FLOAT_DIGITS):
+    """Round floats to ``digits`` significant digits; non-finite floats become null."""
     if isinstance(value, float):
-        return float(f"{value:.{FLOAT_DIGITS}g}") if math.isfinite(value) else None
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): normalize(v) for k, v in value.items()}
+        return {str(k): normalize(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [normalize(v) for v in value]
+        return [normalize(v, digits) for v in value]
     return value
 
 
 def dumps(record: dict) -> str:
-    return json.dumps(normalize(record), sort_keys=True, indent=2, allow_nan=False) + "\n"
+    digits = NUMERICS_FLOAT_DIGITS if kind_of(record) == "numerics" else FLOAT_DIGITS
+    return json.dumps(normalize(record, digits), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 2  # a case record's
+SCHEMA_VERSIONS = {"case": SCHEMA_VERSION, "numerics": 3}
 SCHEMAS = {"case": "baseline.schema.json", "numerics": "numerics.schema.json"}
 
 
@@ -136,11 +141,12 @@ def kind_of(record: dict) -> str:
 
 def validate(record: dict, where: str) -> None:
     """Raise BaselineError naming the file and the field when ``record`` breaks its schema."""
-    version = record.get("schema_version")
-    if isinstance(version, int) and version != SCHEMA_VERSION:
+    version, reads = record.get("schema_version"), SCHEMA_VERSIONS[kind_of(record)]
+    if isinstance(version, int) and version != reads:
         raise BaselineError(
             f"{where}: field schema_version: {version} was written by another version of "
-            f"crossedwires (this one reads {SCHEMA_VERSION}); regenerate the baseline"
+            f"crossedwires (this one reads {reads} for a {kind_of(record)} record); regenerate "
+            "the baseline"
         )
     sides = sides_of(record) if kind_of(record) == "case" else FRAMEWORKS
     validator = jsonschema.Draft202012Validator(
@@ -316,24 +322,55 @@ def _check_pairs(record: dict, refuse) -> None:
 
 def _check_numerics(record: dict, where: str) -> None:
     """A numerics record's noise levels are the ones its quantities give (an edited level would
-    widen every allowance of its stage), and no noise exceeds twice its value (|float32 -
-    float64| of a norm cannot)."""
-    from .numerics import stage_noise
+    widen every allowance of its stage); no norm's noise exceeds twice its value (|float32 -
+    float64| of a norm cannot); a spread is recorded exactly when kernel variants were
+    measured; the check block's method is this version's (a record made another way would be
+    judged by allowances it was not measured for)."""
+    from . import numerics
 
+    method = {
+        "batch_size": numerics.BATCH,
+        "optimizer": {**numerics.OPTIMIZER, "steps": numerics.STEPS},
+        "gradient_seed": numerics.GRADIENT_SEED,
+        "gradient_decades": list(numerics.GRADIENT_DECADES),
+        "no_gradient_share": numerics.NO_GRADIENT_SHARE,
+        "projections": numerics.PROJECTIONS,
+        "logit_scale": numerics.LOGIT_SCALE,
+        "multiplier": numerics.MULTIPLIER,
+        "tiny": numerics.TINY,
+    }
+    for key, want in method.items():
+        if record["check"][key] != want:
+            raise BaselineError(
+                f"{where}: field check.{key}: {record['check'][key]}, this version of "
+                f"crossedwires measures with {want}; regenerate the baseline"
+            )
     for fw, block in record["frameworks"].items():
+        varied = bool(block["variants"])
         for name, entry in block["quantities"].items():
-            if entry["noise"] > 2 * abs(entry["value"]) + 1e-12:
+            if "#" not in name and entry["noise"] > 2 * abs(entry["value"]) + 1e-12:
                 raise BaselineError(
                     f"{where}: field frameworks.{fw}.quantities.{name}.noise: {entry['noise']} "
                     f"exceeds twice the value {entry['value']}"
                 )
-        want = stage_noise(block["quantities"])
+            if ("spread" in entry) != varied:
+                raise BaselineError(
+                    f"{where}: field frameworks.{fw}.quantities.{name}.spread: "
+                    + ("missing, though" if varied else "present, though no")
+                    + f" kernel variants were measured ({block['variants']})"
+                )
+        want = numerics.stage_noise(block["quantities"])
         for stage, level in block["stage_noise"].items():
             if stage not in want or not _close(level, want[stage]):
                 raise BaselineError(
                     f"{where}: field frameworks.{fw}.stage_noise.{stage}: {level}, its quantities "
                     f"give {want.get(stage)}"
                 )
+        if set(block["stage_noise"]) != set(want):
+            raise BaselineError(
+                f"{where}: field frameworks.{fw}.stage_noise: stages "
+                f"{sorted(block['stage_noise'])}, its quantities give {sorted(want)}"
+            )
 
 
 MAX_BYTES = 16 * 2**20  # a baseline is a few kB; a 5-seed record with losses ~50 kB

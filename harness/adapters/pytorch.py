@@ -475,10 +475,19 @@ def first_step(model, x: np.ndarray, y: np.ndarray, setting: dict | None = None)
     }
 
 
+def loss_probe(logits: np.ndarray, y: np.ndarray, setting: dict | None, dtype: str) -> dict:
+    """The training loss (``CrossEntropyLoss`` on logits, as ``train``) of fixed ``logits``
+    in ``dtype``, and its gradient with respect to them, as float64 NumPy."""
+    z = torch.tensor(np.asarray(logits), dtype=getattr(torch, dtype), requires_grad=True)
+    loss = torch.nn.CrossEntropyLoss()(z, torch.from_numpy(np.asarray(y)))
+    loss.backward()
+    return {"loss": float(loss.detach().double()), "gradient": z.grad.double().numpy()}
+
+
 def apply_gradients(model, optimizer, gradients: dict[str, np.ndarray]) -> None:
     """One optimizer step with the given gradients (by parameter name) in place of backprop."""
-    for k, v in model.named_parameters():
-        v.grad = torch.from_numpy(np.asarray(gradients[k])).to(v.device, v.dtype)
+    for k, v in model.named_parameters():  # a copy: an optimizer may work in its gradients
+        v.grad = torch.from_numpy(np.array(gradients[k])).to(v.device, v.dtype)
     optimizer.step()
     model.zero_grad(set_to_none=True)
 

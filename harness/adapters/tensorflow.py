@@ -421,8 +421,11 @@ def make_optimizer(model, hp: dict, setting: dict | None = None):
     return keras.optimizers.Adam(learning_rate=hp["learning_rate"], epsilon=hp["adam_epsilon"])
 
 
-def _loss_function(setting: dict):
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=setting["loss_input"] == "logits")
+def _loss_function(setting: dict, dtype: str | None = None):
+    """The training loss; ``dtype`` None is Keras' float type (float32), as in training."""
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=setting["loss_input"] == "logits", dtype=dtype
+    )
 
 
 # --- numerics check (harness/numerics.py): the same primitives on both sides ----------------
@@ -483,6 +486,22 @@ def first_step(model, x: np.ndarray, y: np.ndarray, setting: dict | None = None)
         "gradients": {
             v.path: np.asarray(g, dtype=np.float64) for v, g in zip(variables, grads, strict=True)
         },
+    }
+
+
+def loss_probe(logits: np.ndarray, y: np.ndarray, setting: dict | None, dtype: str) -> dict:
+    """The training loss (``_loss_function``, as ``train``) of fixed ``logits`` in ``dtype``,
+    given as probabilities through Keras' softmax where the loss takes probabilities (a
+    keras.applications head), and its gradient with respect to the logits, as float64 NumPy."""
+    setting = setting or settings("native")[NAME]
+    z = tf.constant(np.asarray(logits), dtype=dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        out = z if setting["loss_input"] == "logits" else keras.activations.softmax(z)
+        loss = _loss_function(setting, dtype)(np.asarray(y), out)
+    return {
+        "loss": float(np.asarray(loss, dtype=np.float64)),
+        "gradient": np.asarray(tape.gradient(loss, z), dtype=np.float64),
     }
 
 
