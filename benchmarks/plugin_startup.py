@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_project(folder)
-        for name, command in commands.items():  # warm-up: the file cache, .pyc files
+        for command in commands.values():  # warm-up: the file cache, .pyc files
             measure(command, folder, env)
         for _ in range(args.runs):
             for name, command in commands.items():
