@@ -158,10 +158,11 @@ def _dest(name: str) -> str:
     return "cw_" + name.replace("-", "_")
 
 
-def _collision(option: str, fix: str) -> pytest.UsageError:
+def _collision(option: str) -> pytest.UsageError:
+    """A ``--cw-`` name another plugin or conftest has: one line, no traceback."""
     return pytest.UsageError(
         f"crossedwires: option {option} is already defined by another plugin or conftest; "
-        f"{fix}disable crossedwires with -p no:crossedwires"
+        "disable crossedwires with -p no:crossedwires"
     )
 
 
@@ -171,15 +172,15 @@ def _taken(parser) -> set[str]:
     return {name for group in groups if group for opt in group.options for name in opt.names()}
 
 
-def _add(group, name: str, spelling: str, attrs: dict) -> None:
-    """Add one spelling of an option; a conflict is one line naming crossedwires."""
-    fix = f"use {PREFIX}{name}, or " if spelling != PREFIX + name else ""
-    if spelling in _taken(group.parser):
-        raise _collision(spelling, fix)
+def _add(group, name: str, attrs: dict) -> None:
+    """Add ``--cw-<name>``; a conflict is one line naming crossedwires."""
+    spelled = PREFIX + name
+    if spelled in _taken(group.parser):
+        raise _collision(spelled)
     try:
-        group.addoption(spelling, dest=_dest(name), **attrs)
+        group.addoption(spelled, dest=_dest(name), **attrs)
     except (argparse.ArgumentError, ValueError):
-        raise _collision(spelling, fix) from None
+        raise _collision(spelled) from None
 
 
 def pytest_addoption(parser):
@@ -188,7 +189,7 @@ def pytest_addoption(parser):
     plugin with an option of the same name keeps it, and crossedwires' is ``--cw-<name>``."""
     group = parser.getgroup("crossedwires", "crossedwires: differential tests of frameworks")
     for name, attrs in _options().items():
-        _add(group, name, PREFIX + name, attrs)
+        _add(group, name, attrs)
     parser.addini(
         "crossedwires_baselines_dir",
         "folder of the crossedwires baselines, relative to the rootdir (default: baselines)",
@@ -216,7 +217,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
         ours = [o for o in re.findall(r"--cw-[a-z-]+", str(exc)) if o[5:] in OPTION_NAMES]
         if not ours:
             raise
-        raise _collision(ours[0], "") from None
+        raise _collision(ours[0]) from None
     group = parser.getgroup("crossedwires")
     taken = _taken(parser)
     spellings = {}
