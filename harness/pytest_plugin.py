@@ -2,8 +2,10 @@
 
 Installed with the package and registered under the ``pytest11`` entry point, so it is active
 in any project where ``crossedwires`` is installed (``pytest --help`` lists its options under
-"crossedwires"). It adds nothing to a run that does not use it: the end-of-run sections appear
-only when a test checked a model pair.
+"crossedwires", each as ``--cw-<name>`` and, where no other plugin or conftest has it,
+``--<name>``). It adds nothing to a run that does not use it: it imports no numpy, jsonschema or
+framework until a check runs, and the end-of-run sections appear only when a test checked a
+model pair.
 
 The public fixture is ``framework_pair``: it checks a pair of model builders of your own, one
 per framework, against a baseline in your project, exactly as the built-in cases are checked
@@ -28,21 +30,29 @@ removes them).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
 
-from . import atomic, baselines, numerics, project, sides
-from .cases import Case
-from .data import Dataset
+# Only the standard library, pytest and the harness's light modules (no numpy, no jsonschema, no
+# framework) at import: the plugin is loaded by every pytest run of every project where the
+# package is installed. The rest is imported where a crossedwires check, fixture or option is
+# used (tests/test_plugin.py checks what an unrelated project's run imports).
+from . import project, sides
 from .errors import ConfigError, HarnessError
 from .profiles import DEFAULT_PROFILE, PROFILES, get_profile
+
+if TYPE_CHECKING:
+    from .cases import Case
+    from .data import Dataset
 
 SUMMARY_KEY = "crossedwires"  # a row of the end-of-run table, in a report's user_properties
 EXPLAIN_KEY = "crossedwires-explain"
@@ -50,100 +60,136 @@ CHECKED_KEY = "crossedwires-checked"  # (profile folder, baseline id) a check is
 FIXTURE = "framework_pair"
 DATASET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # the schema's data.dataset
 PLUGIN_NAME = "crossedwires-run"
+PREFIX = "--cw-"
+ALIASES_KEY = pytest.StashKey[dict]()  # option name -> the spelling this run gives it
+
+
+def _options() -> dict[str, dict]:
+    """Every option by its name (spelled ``--cw-<name>``, and ``--<name>`` where no other
+    plugin or conftest has that spelling), with its argparse attributes."""
+    return {
+        "profile": dict(
+            default=DEFAULT_PROFILE,
+            choices=sorted(PROFILES),
+            help="where and how big the checks run (default: %(default)s): "
+            + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
+        ),
+        "regen-baselines": dict(
+            action="store_true",
+            help="write each check's baseline instead of checking it (with --profile full: "
+            "regenerate the dataset); the end of the run counts written, unchanged and failed",
+        ),
+        "resume": dict(
+            action="store_true",
+            help="with --regen-baselines: keep the baselines already written by this "
+            "environment (same versions, device, threads, profile and data) and regenerate "
+            "the rest",
+        ),
+        "baselines-dir": dict(
+            default=None,
+            metavar="DIR",
+            help="folder of the baselines (default: the ini option crossedwires_baselines_dir, "
+            "else baselines/ in pytest's rootdir, whatever the current folder)",
+        ),
+        "delete-unused-baselines": dict(
+            action="store_true",
+            help="delete the baselines that no check produces (they are listed at the end of "
+            "every run that checked a model pair)",
+        ),
+        "save-weights": dict(
+            metavar="DIR",
+            default=None,
+            help="save each trained model as DIR/<profile>/<arch>/<case-id>.<framework>.npz",
+        ),
+        "data-dir": dict(
+            default=None,
+            metavar="DIR",
+            help="folder holding CIFAR-10 (cifar-10-python.tar.gz or cifar-10-batches-py/); "
+            "default: $CROSSEDWIRES_DATA or ~/.cache/crossedwires",
+        ),
+        "seeds": dict(
+            type=int,
+            default=None,
+            metavar="K",
+            help="train every case with K seeds per framework (default: the case's, else the "
+            "profile's); with K > 1 verdicts and drift are significance tests over the seeds",
+        ),
+        "max-images": dict(
+            type=int,
+            default=None,
+            metavar="N",
+            help="use at most the first N training and N test images (recorded in the "
+            "baselines as the profile's subsets): a quick pass over a real dataset, e.g. "
+            "CIFAR-10 on a CPU",
+        ),
+        "max-epochs": dict(
+            type=int,
+            default=None,
+            metavar="E",
+            help="train at most E epochs per case (recorded in the baselines as the epochs cap)",
+        ),
+        "sides": dict(
+            default=None,
+            metavar="A,B,...",
+            help="the sides that train each case, comma-separated, from "
+            + ", ".join(sides.SIDES)
+            + " (default: the profile's, "
+            + ",".join(sides.FRAMEWORKS)
+            + "); with three or more every pair is judged and a vote names the odd one out; "
+            "their baselines live in baselines/sides-<a>+<b>+.../ (numerics checks: the default "
+            "pair)",
+        ),
+        "explain": dict(
+            action="store_true",
+            help="also run `crossedwires explain` on each selected mirror case (native mode) "
+            "and print its table at the end: which framework default carries the gap",
+        ),
+        "download": dict(
+            action="store_true",
+            help="download CIFAR-10 (checksum verified) when it is not in the data folder",
+        ),
+    }
+
+
+OPTION_NAMES = tuple(_options())
+
+
+def _dest(name: str) -> str:
+    return "cw_" + name.replace("-", "_")
+
+
+def _collision(option: str) -> pytest.UsageError:
+    """A ``--cw-`` name another plugin or conftest has: one line, no traceback."""
+    return pytest.UsageError(
+        f"crossedwires: option {option} is already defined by another plugin or conftest; "
+        "disable crossedwires with -p no:crossedwires"
+    )
+
+
+def _taken(parser) -> set[str]:
+    """The option strings already registered (by pytest, plugins and conftests)."""
+    groups = [*getattr(parser, "_groups", ()), getattr(parser, "_anonymous", None)]
+    return {name for group in groups if group for opt in group.options for name in opt.names()}
+
+
+def _add(group, name: str, attrs: dict) -> None:
+    """Add ``--cw-<name>``; a conflict is one line naming crossedwires."""
+    spelled = PREFIX + name
+    if spelled in _taken(group.parser):
+        raise _collision(spelled)
+    try:
+        group.addoption(spelled, dest=_dest(name), **attrs)
+    except (argparse.ArgumentError, ValueError):
+        raise _collision(spelled) from None
 
 
 def pytest_addoption(parser):
+    """The ``--cw-`` spellings, now; the plain ones (``--seeds``) once the initial conftests
+    and every plugin have added theirs (``pytest_load_initial_conftests``): a conftest or
+    plugin with an option of the same name keeps it, and crossedwires' is ``--cw-<name>``."""
     group = parser.getgroup("crossedwires", "crossedwires: differential tests of frameworks")
-    group.addoption(
-        "--profile",
-        default=DEFAULT_PROFILE,
-        choices=sorted(PROFILES),
-        help="where and how big the checks run (default: %(default)s): "
-        + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
-    )
-    group.addoption(
-        "--regen-baselines",
-        action="store_true",
-        help="write each check's baseline instead of checking it (with --profile full: "
-        "regenerate the dataset); the end of the run counts written, unchanged and failed",
-    )
-    group.addoption(
-        "--resume",
-        action="store_true",
-        help="with --regen-baselines: keep the baselines already written by this environment "
-        "(same versions, device, threads, profile and data) and regenerate the rest",
-    )
-    group.addoption(
-        "--baselines-dir",
-        default=None,
-        metavar="DIR",
-        help="folder of the baselines (default: the ini option crossedwires_baselines_dir, "
-        "else baselines/ in pytest's rootdir, whatever the current folder)",
-    )
-    group.addoption(
-        "--delete-unused-baselines",
-        action="store_true",
-        help="delete the baselines that no check produces (they are listed at the end of every "
-        "run that checked a model pair)",
-    )
-    group.addoption(
-        "--save-weights",
-        metavar="DIR",
-        default=None,
-        help="save each trained model as DIR/<profile>/<arch>/<case-id>.<framework>.npz",
-    )
-    group.addoption(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder holding CIFAR-10 (cifar-10-python.tar.gz or cifar-10-batches-py/); "
-        "default: $CROSSEDWIRES_DATA or ~/.cache/crossedwires",
-    )
-    group.addoption(
-        "--seeds",
-        type=int,
-        default=None,
-        metavar="K",
-        help="train every case with K seeds per framework (default: the case's, else the "
-        "profile's); with K > 1 verdicts and drift are significance tests over the seeds",
-    )
-    group.addoption(
-        "--max-images",
-        type=int,
-        default=None,
-        metavar="N",
-        help="use at most the first N training and N test images (recorded in the baselines "
-        "as the profile's subsets): a quick pass over a real dataset, e.g. CIFAR-10 on a CPU",
-    )
-    group.addoption(
-        "--max-epochs",
-        type=int,
-        default=None,
-        metavar="E",
-        help="train at most E epochs per case (recorded in the baselines as the epochs cap)",
-    )
-    group.addoption(
-        "--sides",
-        default=None,
-        metavar="A,B,...",
-        help="the sides that train each case, comma-separated, from "
-        + ", ".join(sides.SIDES)
-        + " (default: the profile's, "
-        + ",".join(sides.FRAMEWORKS)
-        + "); with three or more every pair is judged and a vote names the odd one out; "
-        "their baselines live in baselines/sides-<a>+<b>+.../ (numerics checks: the default pair)",
-    )
-    group.addoption(
-        "--explain",
-        action="store_true",
-        help="also run `crossedwires explain` on each selected mirror case (native mode) and "
-        "print its table at the end: which framework default carries the gap",
-    )
-    group.addoption(
-        "--download",
-        action="store_true",
-        help="download CIFAR-10 (checksum verified) when it is not in the data folder",
-    )
+    for name, attrs in _options().items():
+        _add(group, name, attrs)
     parser.addini(
         "crossedwires_baselines_dir",
         "folder of the crossedwires baselines, relative to the rootdir (default: baselines)",
@@ -151,19 +197,97 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
-    profile = get_profile(config.getoption("--profile"))  # choices= has checked the name
-    if config.getoption("--resume") and not config.getoption("--regen-baselines"):
-        raise pytest.UsageError("--resume only makes sense with --regen-baselines")
-    seeds = config.getoption("--seeds")
-    if seeds is not None and not 1 <= seeds <= baselines.MAX_SEEDS:
-        raise pytest.UsageError(
-            f"--seeds {seeds}: K must be between 1 and {baselines.MAX_SEEDS} (1 is a single run)"
-        )
-    profile = capped(profile, config.getoption("--max-images"), config.getoption("--max-epochs"))
-    chosen = config.getoption("--sides")
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """Add the plain spellings (``--seeds``, an alias of ``--cw-seeds``) after the initial
+    conftests and the plugins they name have added their options: those that another one
+    already has stay theirs. Until then, the value typed after a plain spelling is no path to
+    look for conftests in."""
+    plain = {"--" + name for name, attrs in _options().items() if "action" not in attrs}
+    paths = getattr(early_config.known_args_namespace, "file_or_dir", None)
+    if isinstance(paths, list):
+        for word, value in zip(args, args[1:], strict=False):
+            if word == "--":
+                break
+            if word in plain and value in paths:
+                paths.remove(value)
     try:
-        chosen_sides = sides.parse(chosen) if chosen is not None else profile.sides
+        result = yield
+    except (argparse.ArgumentError, ValueError) as exc:  # a conftest took a --cw- option
+        ours = [o for o in re.findall(r"--cw-[a-z-]+", str(exc)) if o[5:] in OPTION_NAMES]
+        if not ours:
+            raise
+        raise _collision(ours[0]) from None
+    group = parser.getgroup("crossedwires")
+    taken = _taken(parser)
+    spellings = {}
+    for name, attrs in _options().items():
+        alias = "--" + name
+        if alias in taken:
+            spellings[name] = PREFIX + name
+            continue
+        attrs = {**attrs, "help": f"the same as {PREFIX}{name}"}
+        try:
+            group.addoption(alias, dest=_dest(name), **attrs)
+            spellings[name] = alias
+        except (argparse.ArgumentError, ValueError):
+            spellings[name] = PREFIX + name
+    early_config.stash[ALIASES_KEY] = spellings
+    return result
+
+
+def spelling(config, name: str) -> str:
+    """How this run spells the option ``name`` (``seeds``): ``--seeds`` where that is
+    crossedwires', else ``--cw-seeds``."""
+    return config.stash.get(ALIASES_KEY, {}).get(name, PREFIX + name)
+
+
+def option(config, name: str):
+    """The value of the option ``name`` (``seeds``), whichever spelling was typed."""
+    return config.getoption(_dest(name))
+
+
+def pytest_report_header(config):
+    """Which plain spellings another plugin or conftest has in this run."""
+    taken = [n for n in OPTION_NAMES if spelling(config, n) != "--" + n]
+    if not taken:
+        return None
+    verbs = ("belongs", "is") if len(taken) == 1 else ("belong", "are")
+    return (
+        "crossedwires: "
+        + ", ".join(f"--{n}" for n in taken)
+        + f" {verbs[0]} to another plugin or conftest here; crossedwires' {verbs[1]} "
+        + ", ".join(PREFIX + n for n in taken)
+    )
+
+
+def pytest_configure(config):
+    profile = get_profile(option(config, "profile"))  # choices= has checked the name
+    if option(config, "resume") and not option(config, "regen-baselines"):
+        raise pytest.UsageError(
+            f"{spelling(config, 'resume')} only makes sense with "
+            f"{spelling(config, 'regen-baselines')}"
+        )
+    seeds = option(config, "seeds")
+    if seeds is not None:
+        from .baselines import MAX_SEEDS
+
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise pytest.UsageError(
+                f"{spelling(config, 'seeds')} {seeds}: K must be between 1 and {MAX_SEEDS} "
+                "(1 is a single run)"
+            )
+    profile = capped(
+        profile,
+        option(config, "max-images"),
+        option(config, "max-epochs"),
+        (spelling(config, "max-images"), spelling(config, "max-epochs")),
+    )
+    chosen = option(config, "sides")
+    try:
+        chosen_sides = (
+            sides.parse(chosen, spelling(config, "sides")) if chosen is not None else profile.sides
+        )
         profile = replace(profile, sides=chosen_sides)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -178,11 +302,16 @@ def pytest_unconfigure(config):
         config.pluginmanager.unregister(run)
 
 
-def capped(profile, images: int | None, epochs: int | None):
+def capped(
+    profile,
+    images: int | None,
+    epochs: int | None,
+    spellings: tuple[str, str] = ("--max-images", "--max-epochs"),
+):
     """``profile`` with ``--max-images`` and ``--max-epochs`` applied (the smaller cap wins)."""
-    for option, value in (("--max-images", images), ("--max-epochs", epochs)):
+    for name, value in zip(spellings, (images, epochs), strict=True):
         if value is not None and value < 1:
-            raise pytest.UsageError(f"{option} {value}: give a number >= 1")
+            raise pytest.UsageError(f"{name} {value}: give a number >= 1")
 
     def cap(current, new):
         return current if new is None else new if current is None else min(current, new)
@@ -206,13 +335,13 @@ class Run:
     def __init__(self, config, profile):
         self.config = config
         self.profile = profile
-        self.regen = config.getoption("--regen-baselines")
-        self.resume = config.getoption("--resume")
-        self.seeds = config.getoption("--seeds")
-        self.data_dir = config.getoption("--data-dir")
+        self.regen = option(config, "regen-baselines")
+        self.resume = option(config, "resume")
+        self.seeds = option(config, "seeds")
+        self.data_dir = option(config, "data-dir")
         self.baselines_dir = self._baselines_dir()
         self.sides = tuple(profile.sides)  # a case's record goes where its sides' records live
-        weights = config.getoption("--save-weights")
+        weights = option(config, "save-weights")
         self.weights_root = Path(weights) if weights else None
         self.family = 1  # drift tests in this run: the Bonferroni factor (collection sets it)
         self._dataset = None
@@ -224,25 +353,29 @@ class Run:
         # Whether every test of the given paths runs (no -k, -m, --deselect, --lf, node ids,
         # collection errors): only then can a baseline of a pair's folder be called unused.
         # Checked from the options as well, since under xdist the controller collects nothing.
-        option = config.option
+        given = config.option
         self.selection_complete = not (
-            getattr(option, "keyword", "")
-            or getattr(option, "markexpr", "")
-            or getattr(option, "deselect", None)
-            or getattr(option, "lf", False)
-            or getattr(option, "stepwise", False)
+            getattr(given, "keyword", "")
+            or getattr(given, "markexpr", "")
+            or getattr(given, "deselect", None)
+            or getattr(given, "lf", False)
+            or getattr(given, "stepwise", False)
             or any("::" in str(arg) for arg in config.args)
             # paths given: another file may check the same pair
             or config.args_source == pytest.Config.ArgsSource.ARGS
         )
 
     def _baselines_dir(self) -> Path:
-        option = self.config.getoption("--baselines-dir")
-        if option is None:
+        given = option(self.config, "baselines-dir")
+        if given is None:
             return self.default_baselines_dir()
-        if not option:
-            raise pytest.UsageError("--baselines-dir is empty: give a folder")
-        return Path(self.config.invocation_params.dir, option)  # as typed: from where it ran
+        if not given:
+            raise pytest.UsageError(f"{self.flag('baselines-dir')} is empty: give a folder")
+        return Path(self.config.invocation_params.dir, given)  # as typed: from where it ran
+
+    def flag(self, name: str) -> str:
+        """This run's spelling of the option ``name``: ``--seeds``, else ``--cw-seeds``."""
+        return spelling(self.config, name)
 
     def default_baselines_dir(self) -> Path:
         return self.config.rootpath / self.config.getini("crossedwires_baselines_dir")
@@ -254,23 +387,27 @@ class Run:
         only fail at its end (a read-only or misnamed folder) fails in its first second."""
         if self.data_dir is not None and not (self.data_dir and Path(self.data_dir).is_dir()):
             raise pytest.UsageError(
-                f"--data-dir {self.data_dir}: no such folder; give the folder that holds "
-                "cifar-10-python.tar.gz or cifar-10-batches-py/"
+                f"{self.flag('data-dir')} {self.data_dir}: no such folder; give the folder that "
+                "holds cifar-10-python.tar.gz or cifar-10-batches-py/"
             )
         # a file called "baselines" in a project that never uses the plugin stops nothing
-        given = self.config.getoption("--baselines-dir") is not None or self.regen
+        given = option(self.config, "baselines-dir") is not None or self.regen
         if given and self.baselines_dir.exists() and not self.baselines_dir.is_dir():
             raise pytest.UsageError(
-                f"--baselines-dir {self.baselines_dir}: is a file, not a folder"
+                f"{self.flag('baselines-dir')} {self.baselines_dir}: is a file, not a folder"
             )
         targets = []
         if self.regen:
-            targets.append(("--baselines-dir", self.baselines_dir / self.profile.name))
+            targets.append((self.flag("baselines-dir"), self.baselines_dir / self.profile.name))
         if self.weights_root:
-            targets.append(("--save-weights", self.weights_root))
-        for option, folder in targets:
+            targets.append((self.flag("save-weights"), self.weights_root))
+        if not targets:
+            return
+        from . import atomic
+
+        for name, folder in targets:
             try:
-                atomic.check_writable_folder(folder, option)
+                atomic.check_writable_folder(folder, name)
             except HarnessError as exc:
                 raise pytest.UsageError(str(exc)) from None
         if self.regen and not hasattr(self.config, "workerinput"):
@@ -282,10 +419,10 @@ class Run:
         one ``--option=value`` word (a value starting with "-" stays a value when pasted)."""
         options: list[str] = []
         if self.baselines_dir.resolve() != self.default_baselines_dir().resolve():
-            options.append(f"--baselines-dir={self.config.getoption('--baselines-dir')}")
-        for name in ("--data-dir", "--seeds", "--max-images", "--max-epochs", "--sides"):
-            if self.config.getoption(name) is not None:
-                options.append(f"{name}={self.config.getoption(name)}")
+            options.append(f"{self.flag('baselines-dir')}={option(self.config, 'baselines-dir')}")
+        for name in ("data-dir", "seeds", "max-images", "max-epochs", "sides"):
+            if option(self.config, name) is not None:
+                options.append(f"{self.flag(name)}={option(self.config, name)}")
         return tuple(options)
 
     def dataset(self) -> Dataset:
@@ -297,7 +434,7 @@ class Run:
                 self._dataset = load_dataset(
                     self.profile.dataset,
                     self.data_dir,
-                    download=self.config.getoption("--download"),
+                    download=option(self.config, "download"),
                 )
             except HarnessError as exc:
                 pytest.fail(str(exc), pytrace=False)
@@ -319,7 +456,7 @@ class Run:
         cost is its duration in the last run that recorded one (pytest's cache, as
         ``--durations`` measures it), else the estimate ``crossedwires estimate`` makes from
         the committed CPU timings."""
-        slots = [i for i, item in enumerate(items) if isinstance(_params(item).get("case"), Case)]
+        slots = [i for i, item in enumerate(items) if _is_case(_params(item).get("case"))]
         if len(slots) < 2:
             return
         measured = config.cache.get(self._durations_key(), {}) if _cache(config) else {}
@@ -340,7 +477,7 @@ class Run:
         xdist every worker collects the same selection, so every worker counts the same."""
         built_in = {"case", "numerics_check"}
         checks = sum(
-            isinstance(_params(item).get("case"), Case)
+            _is_case(_params(item).get("case"))
             or (FIXTURE in _fixtures(item) and not _params(item).keys() & built_in)
             for item in session.items
         )
@@ -488,7 +625,7 @@ class Run:
         unused = self.unused_baselines()
         if not unused:
             return
-        delete = self.config.getoption("--delete-unused-baselines")
+        delete = option(self.config, "delete-unused-baselines")
         terminalreporter.section("crossedwires: unused baselines")
         verb = "deleted" if delete else "no check produces these"
         terminalreporter.write_line(f"{len(unused)} baseline(s): {verb}")
@@ -500,9 +637,20 @@ class Run:
             terminalreporter.write_line(
                 "delete them with: "
                 + shlex.join(
-                    ["pytest", *self.config.invocation_params.args, "--delete-unused-baselines"]
+                    [
+                        "pytest",
+                        *self.config.invocation_params.args,
+                        self.flag("delete-unused-baselines"),
+                    ]
                 )
             )
+
+
+def _is_case(value) -> bool:
+    """Whether ``value`` is a built-in case: never, in a run that did not import the case
+    table (which then stays unimported)."""
+    cases = sys.modules.get("harness.cases")
+    return cases is not None and isinstance(value, cases.Case)
 
 
 def _params(item) -> dict:
@@ -582,6 +730,8 @@ class FrameworkPair:
         With ``numerics`` (the default) the pair's first training step is checked per layer
         first (``<name>-custom-numerics``); then the pair is trained and judged
         (``<name>-custom-adam-lr...``). Returns the case's record."""
+        from .cases import Case
+
         try:
             case = Case(
                 arch=name,
@@ -616,6 +766,8 @@ class FrameworkPair:
         data: Dataset | None = None,
     ) -> dict:
         """The numerics check of ``arch`` (zoo, mirror, or a custom pair with ``builders``)."""
+        from . import baselines, numerics
+
         run = self._run
         profile = run.profile
         check = numerics.check_id(arch, source)
@@ -653,6 +805,7 @@ class FrameworkPair:
         self, case: Case, builders: dict | None = None, data: Dataset | None = None
     ) -> dict:
         """Train ``case`` in both frameworks with K seeds each and write or judge its record."""
+        from . import baselines
         from .runner import promote_weights, run_case, seeds_of
 
         run = self._run
@@ -687,7 +840,7 @@ class FrameworkPair:
         record = baselines.normalize(
             run_case(case, profile, data, weights_dir, builders=builders, sides_=case_sides)
         )
-        if run.config.getoption("--explain"):
+        if option(run.config, "explain"):
             self._explain(case)
 
         if run.regen:
@@ -719,23 +872,40 @@ class FrameworkPair:
         """The baseline's path (under ``root``, default the baselines folder) and the
         shell-quoted command that (re)writes it, with this run's options: a built-in case by its
         id, a custom pair by its test's node id."""
+        from . import baselines
+
         run = self._run
         root = run.baselines_dir if root is None else root
         path = baselines.baseline_path(root, run.profile.name, arch, check_id)
         self._request.node.user_properties.append((CHECKED_KEY, json.dumps([arch, check_id])))
         options = run.hint_options()
         if not custom:
-            return path, baselines.regen_command(run.profile.name, check_id, options)
+            command = baselines.regen_command(run.profile.name, check_id, options)
+            plain = {
+                "--profile": run.flag("profile"),
+                "--regen-baselines": run.flag("regen-baselines"),
+            }
+            if all(k == v for k, v in plain.items()):
+                return path, command
+            return path, shlex.join(plain.get(word, word) for word in shlex.split(command))
         node = self._request.node  # its file as seen from where pytest ran: pasted there, it runs
         where = os.path.relpath(node.path, run.config.invocation_params.dir)
         test = "::".join([where, *node.nodeid.split("::")[1:]])
         return path, shlex.join(
-            ["pytest", test, "--profile", run.profile.name, *options, "--regen-baselines"]
+            [
+                "pytest",
+                test,
+                run.flag("profile"),
+                run.profile.name,
+                *options,
+                run.flag("regen-baselines"),
+            ]
         )
 
     def _existing_baseline(self, path: Path, check_id: str, create: str, data: Dataset) -> dict:
         """The committed baseline, read before any training; a missing or broken one, or one
         made with other settings or data, fails."""
+        from . import baselines
         from .errors import BaselineError
         from .runner import chance_band, profile_block
 
@@ -765,6 +935,7 @@ class FrameworkPair:
         run = self._run
         if not (run.regen and run.resume):
             return None
+        from . import baselines
         from .runner import environment, profile_block
 
         sub = data.subset(run.profile.train_subset, run.profile.test_subset)
@@ -776,6 +947,8 @@ class FrameworkPair:
     @staticmethod
     def _write(path: Path, record: dict) -> str:
         """Write a baseline; ``unchanged`` when the file already holds exactly this record."""
+        from . import baselines
+
         try:
             if path.is_file() and baselines.read_text(path) == baselines.dumps(record):
                 return "unchanged"
@@ -787,6 +960,10 @@ class FrameworkPair:
     def _data(self, data) -> Dataset:
         if data is None:
             return self._run.dataset()
+        import numpy as np
+
+        from .data import Dataset
+
         if not isinstance(data, Dataset):
             pytest.fail(
                 f"{FIXTURE}.check: data={type(data).__name__} is not a harness.data.Dataset: "
@@ -847,6 +1024,8 @@ class FrameworkPair:
         verdict: str | None = None,
     ) -> None:
         """One row of the end-of-run table (travels to the controller under xdist)."""
+        from . import baselines
+
         results = record["results"] if record else {}
         comparison = record["comparison"] if record else None
         drift = {

@@ -7,9 +7,12 @@ take seconds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from harness import baselines
 from harness.cases import get_case_set
@@ -210,3 +213,209 @@ def test_the_detectable_drift_section_says_a_failed_seed_and_is_empty_without_a_
     assert text.splitlines()[-1].startswith("a  pytorch >= ")
     assert text.endswith("; tensorflow n/a (a seed failed)")
     assert detectable_section([{"case": "a", "seeds": 3}], 2, 0.05, 0.1) == ""
+
+
+# --- what the plugin costs a project that does not use it; its two spellings of each option ---
+
+HEAVY = ("numpy", "jsonschema", "pandas", "scipy", "filelock", "sklearn", "torch", "tensorflow")
+HEAVY += ("keras", "jax")
+LIGHT = {"harness", "harness.errors", "harness.profiles", "harness.project", "harness.sides"}
+LIGHT |= {"harness.pytest_plugin"}
+MODULES_AFTER = """
+import json, sys
+{run}
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_after(run: str, cwd: Path) -> list[str]:
+    """The modules a fresh interpreter holds after ``run``, this checkout's harness first."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", MODULES_AFTER.format(run=run)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_importing_the_plugin_imports_no_numpy_jsonschema_or_framework(tmp_path):
+    modules = _modules_after("import harness.pytest_plugin", tmp_path)
+    assert _heavy(modules) == []
+    assert {m for m in modules if m.split(".")[0] == "harness"} == LIGHT
+
+
+def test_an_unrelated_projects_run_loads_the_plugin_and_nothing_heavy(tmp_path):
+    """``pytest --collect-only`` of a trivial project: the plugin is loaded (through the
+    entry point), its light modules only; ``benchmarks/plugin_startup.py`` measures the cost."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_trivial.py").write_text("def test_nothing():\n    pass\n")
+    run = (
+        'import pytest; assert pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider"]) == 0'
+    )
+    modules = _modules_after(run, tmp_path)
+    assert "harness.pytest_plugin" in modules
+    assert _heavy(modules) == []
+    assert {m for m in modules if m.split(".")[0] == "harness"} == LIGHT
+
+
+SPELLINGS = """
+from harness.pytest_plugin import option
+
+
+def test_options(crossedwires_profile, pytestconfig):
+    assert crossedwires_profile.name == "tiny"
+    assert option(pytestconfig, "seeds") == 2
+    assert option(pytestconfig, "regen-baselines") is False
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cw-profile", "tiny", "--cw-seeds", "2"],
+        ["--profile", "tiny", "--seeds=2"],
+        ["--cw-profile=tiny", "--seeds", "2"],
+    ],
+)
+def test_each_option_has_a_cw_spelling_and_its_plain_one(pytester, args):
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_spelled=SPELLINGS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=1)
+
+
+def test_help_lists_both_spellings(pytester):
+    result = pytester.runpytest_inprocess("--help")
+    result.stdout.fnmatch_lines(
+        ["crossedwires: differential tests of frameworks:", "*--cw-profile=*", "*--cw-seeds=K*"]
+    )
+    result.stdout.fnmatch_lines(["*--seeds=K*the same as --cw-seeds*"])
+
+
+TAKES_OURS = """
+def pytest_addoption(parser):
+    parser.addoption("--seeds", default="theirs")
+    parser.getgroup("profiling").addoption("--profile", action="store_true")
+    parser.addoption("--baselines-dir", default=None)
+"""
+USES_BOTH = """
+from harness.pytest_plugin import option
+
+
+def test_both(crossedwires_profile, pytestconfig):
+    assert pytestconfig.getoption("--seeds") == "7"  # the conftest's
+    assert pytestconfig.getoption("--profile") is True
+    assert option(pytestconfig, "seeds") == 2  # crossedwires'
+    assert crossedwires_profile.name == "tiny"
+"""
+
+
+def test_a_conftest_option_named_like_ours_keeps_it_and_ours_is_cw(pytester):
+    """A conftest (or a plugin: pytest-profiling has ``--profile``) that adds ``--seeds``,
+    ``--profile``, ``--baselines-dir`` keeps them; crossedwires' are ``--cw-seeds``, ... and the
+    header says so."""
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(TAKES_OURS)
+    pytester.makepyfile(test_both=USES_BOTH)
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "--seeds",
+        "7",
+        "--profile",
+        "--cw-seeds",
+        "2",
+        "--cw-profile",
+        "tiny",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "crossedwires: --profile, --baselines-dir, --seeds belong to another plugin or "
+            "conftest here; crossedwires' are --cw-profile, --cw-baselines-dir, --cw-seeds"
+        ]
+    )
+
+
+def test_with_a_plain_spelling_taken_a_printed_command_uses_the_cw_one(pytester):
+    """A missing baseline's command, pasted, must reach crossedwires' options, not the
+    conftest's: found before any training."""
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(TAKES_OURS)
+    pytester.makepyfile(test_my_models=(ROOT / "examples/own-models/test_my_models.py").read_text())
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "--cw-profile",
+        "tiny",
+        "--cw-baselines-dir",
+        "bl",
+        "--cw-seeds",
+        "3",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no baseline for my-cnn-custom-numerics at */bl/tiny/my-cnn/"
+            "my-cnn-custom-numerics.json; create it with: pytest test_my_models.py::test_my_cnn "
+            "--cw-profile tiny "
+            "--cw-baselines-dir=bl --cw-seeds=3 --regen-baselines"  # that one is ours
+        ]
+    )
+
+
+TAKES_CW = """
+def pytest_addoption(parser):
+    parser.addoption("--cw-seeds", default="theirs")
+"""
+
+
+@pytest.mark.parametrize("where", ["conftest", "plugin"])
+def test_a_cw_option_taken_by_another_is_one_line_naming_crossedwires(pytester, where):
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    if where == "conftest":
+        pytester.makeconftest(TAKES_CW)
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    else:  # registered before crossedwires
+        pytester.makepyfile(other_plugin=TAKES_CW)
+        pytester.syspathinsert()
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "other_plugin")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        "ERROR: crossedwires: option --cw-seeds is already defined by another plugin or "
+        "conftest; disable crossedwires with -p no:crossedwires"
+    ]
+    # and the way out it names works
+    pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:crossedwires",
+        *(["-p", "other_plugin"] if where == "plugin" else []),
+    ).assert_outcomes(passed=1)
+
+
+def test_a_plain_spellings_value_is_no_path_for_the_initial_conftests(pytester):
+    """``--data-dir sub`` (its plain spelling added once the initial conftests are in) does not make
+    ``sub`` a folder pytest loads conftests from first."""
+    pytester.makeini("[pytest]\n")
+    sub = pytester.mkdir("sub")
+    (sub / "conftest.py").write_text("raise RuntimeError('loaded as an initial conftest')\n")
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "test_nothing.py", "--data-dir", "sub"
+    )
+    result.assert_outcomes(passed=1)
