@@ -104,10 +104,9 @@ MULTIPLIER = 50.0  # times the measured noise: docs/numerics.md has the measurem
 TINY = 1e-3  # below TINY x its stage's median scale, a quantity is zero to within its stage
 UNIT_ROUNDOFF = 2.0**-24  # float32's: no quantity is judged tighter than its own rounding
 STAGES = ("init", "loss", "output", "grad", "running", "eval_output", "loss_fn", "step")
-SUMMARIES = ("norm", *(f"p{k}" for k in range(PROJECTIONS)), "max")
 # Kernel variants measured at baseline time, best first: the ISA levels oneDNN (TensorFlow's CPU
 # kernels) and PyTorch's CPU dispatch can be capped to, the /proc/cpuinfo flag each needs, and
-# the environment that caps them. A baseline measures each level below the one in force.
+# the environment that caps them. A baseline measures every level but the one in force.
 ISA_LEVELS = (
     ("AVX512", "avx512f", {}),
     ("AVX2", "avx2", {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}),
