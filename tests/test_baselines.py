@@ -536,7 +536,11 @@ def test_schema_errors_at_the_top_level_and_in_a_numerics_record_are_named(tmp_p
     with pytest.raises(BaselineError, match=rf"^{path}: field \(top level\)"):
         baselines.write(path, record)
     measured = {
-        fw: {"quantities": {"loss": {"value": 2.3, "noise": 1e-7}}, "stage_noise": {"loss": 0.0}}
+        fw: {
+            "quantities": {"loss": {"value": 2.3, "noise": 1e-7}},
+            "stage_noise": {"loss": 1e-7 / 2.3},
+            "variants": [],
+        }
         for fw in ("pytorch", "tensorflow")
     }
     check = numerics.build_record(
@@ -802,7 +806,11 @@ def _numerics_check(noise: float = 1e-7, level: float = 1e-7 / 2.3) -> dict:
     from .conftest import tiny_dataset
 
     measured = {
-        fw: {"quantities": {"loss": {"value": 2.3, "noise": noise}}, "stage_noise": {"loss": level}}
+        fw: {
+            "quantities": {"loss": {"value": 2.3, "noise": noise}},
+            "stage_noise": {"loss": level},
+            "variants": [],
+        }
         for fw in ("pytorch", "tensorflow")
     }
     return numerics.build_record(
@@ -830,6 +838,34 @@ def test_a_numerics_noise_above_twice_its_value_or_an_edited_level_is_refused():
         f"n.json: field frameworks.tensorflow.stage_noise.loss: 0.5, its quantities give "
         f"{1e-7 / 2.3}"
     )
+
+
+def test_a_spread_without_its_variants_or_another_method_is_refused():
+    check = _numerics_check()
+    check["frameworks"]["pytorch"]["quantities"]["loss"]["spread"] = 1e-7
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(check, "n.json")
+    assert str(info.value) == (
+        "n.json: field frameworks.pytorch.quantities.loss.spread: present, though no kernel "
+        "variants were measured ([])"
+    )
+    check["frameworks"]["pytorch"]["variants"] = ["AVX2"]
+    baselines.validate(check, "n.json")
+    check["frameworks"]["tensorflow"]["variants"] = ["AVX2"]
+    with pytest.raises(BaselineError, match=r"tensorflow\.quantities\.loss\.spread: missing"):
+        baselines.validate(check, "n.json")
+    check = _numerics_check()
+    check["check"]["multiplier"] = 500.0  # a record made with wider allowances
+    with pytest.raises(BaselineError) as info:
+        baselines.validate(check, "n.json")
+    assert str(info.value) == (
+        "n.json: field check.multiplier: 500.0, this version of crossedwires measures with "
+        "50.0; regenerate the baseline"
+    )
+    check = _numerics_check()
+    check["schema_version"] = 2
+    with pytest.raises(BaselineError, match="this one reads 3 for a numerics record"):
+        baselines.validate(check, "n.json")
 
 
 def test_a_noise_of_exactly_twice_the_value_plus_slack_passes_and_repeated_seeds_are_refused():
