@@ -579,9 +579,13 @@ def _where(quantity: str) -> str:
 
 
 def describe(framework: str, bad: list[dict], shown: int = 4) -> str:
-    """One failure message for a framework: which layer and quantity moved, first stage first."""
+    """One failure message for a framework: which layers and quantities moved, first stage
+    first; one line per tensor (its first quantity out of its allowance), ``shown`` tensors."""
+    firsts: dict[str, dict] = {}
+    for b in bad:
+        firsts.setdefault(b["quantity"].split("#")[0], b)
     lines = []
-    for b in bad[:shown]:
+    for b in list(firsts.values())[:shown]:
         where = _where(b["quantity"])
         if b["then"] is None or b["now"] is None:
             what = "added" if b["then"] is None else "removed"
@@ -591,10 +595,12 @@ def describe(framework: str, bad: list[dict], shown: int = 4) -> str:
             f"{where}: {b['then']:.9g} -> {b['now']:.9g} (moved {b['moved']:.2e} of its scale, "
             f"allowed {b['allowed']:.2e}: {MULTIPLIER:g} x its measured float32 noise)"
         )
-    more = f"; and {len(bad) - shown} more" if len(bad) > shown else ""
+    rest = len(firsts) - min(shown, len(firsts))
+    more = f"; and {rest} more tensors" if rest else ""
     stages = sorted({stage_of(b["quantity"]) for b in bad}, key=STAGES.index)
     return (
-        f"{framework} numerics changed in {', '.join(stages)} (first: {bad[0]['quantity']}):\n    "
+        f"{framework} numerics changed in {', '.join(stages)} (first: {bad[0]['quantity']}; "
+        f"{len(bad)} quantities of {len(firsts)} tensors):\n    "
         + "\n    ".join(lines)
         + more
     )

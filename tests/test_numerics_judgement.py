@@ -200,7 +200,8 @@ def test_the_failure_message_names_framework_stage_layer_summary_and_numbers():
     assert [b["quantity"] for b in bad] == ["grad/dense/kernel#p0", "step/dense/bias#nograd"]
     text = numerics.describe("tensorflow", bad)
     assert text.startswith(
-        "tensorflow numerics changed in grad, step (first: grad/dense/kernel#p0):\n"
+        "tensorflow numerics changed in grad, step (first: grad/dense/kernel#p0; 2 quantities "
+        "of 2 tensors):\n"
         "    grad of dense/kernel (projection 0): -0.5 -> -0.4 (moved 5.00e-02 of its scale, "
         f"allowed {M * 1e-6 / 2.0:.2e}: {M:g} x its measured float32 noise)\n"
         "    step of dense/bias (elements without gradient): 0 -> 1e-06"

@@ -68,7 +68,7 @@ def test_a_realistic_change_is_caught_and_named(setup, name):
     print(f"{name}: {message}")
     stage = numerics.stage_of(first["quantity"])
     assert message.startswith(f"{change.framework} numerics changed in {stage}")
-    assert f"(first: {first['quantity']})" in message
+    assert f"(first: {first['quantity']};" in message
     if "/" in first["quantity"]:  # a layer's quantity: the layer is named
         layer = first["quantity"].split("/", 1)[1].split("#")[0]
         assert f"of {layer}" in message
