@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--dry-run" ]; then
-  exec python benchmarks/overhead.py --device cpu --images 64 --batch-size 32 --repeats 1 \
+  exec python benchmarks/overhead.py --device cpu --images 32 --batch-size 16 --repeats 1 \
     --extra-epochs 1 --arch vgg16
 fi
 
