@@ -21,7 +21,7 @@ The rule:
    test accuracies >= ``PUBLISHED_LEARNED``) with batch size <= ``MAX_BATCH`` (>= 8 steps per
    1024-image epoch), ``MAX_TRIES`` each: *largest step* (largest ``learning_rate /
    adam_epsilon`` first: with a large epsilon Adam's step is about that ratio times the
-   gradient, plain gradient descent, and every such VGG16 trial has epsilon >= 0.045) and
+   gradient, plain gradient descent, and every such VGG16 trial has epsilon >= 0.024) and
    *lowest learning rate* (lowest first: VGG16 has no batch norm to survive a large one); ties
    by more published epochs (a longer budget), then by trial name.
 3. Budget: the profile's 1024 training images; epochs from ``LADDER``, never more than the
@@ -205,8 +205,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--max-epochs",
-        type=int,
-        help="screen no rung above this in this run (the rest is recorded as not screened)",
+        nargs="*",
+        default=[],
+        metavar="ARCH=N",
+        help="screen no rung of ARCH above N in this run (the rest is recorded as not screened)",
     )
     parser.add_argument(
         "--detect-only",
@@ -262,7 +264,7 @@ def main(argv=None) -> int:
             rows = part["tried"] + part["explored"]
         else:
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        for row in rows:
+        for row in (r for r in rows if "epochs" in r):  # not a "not screened" note
             resumed[(row["arch"], row["trial"], row["epochs"], row.get("mode", "aligned"))] = row
     screen = replace(smoke, seeds=1, epochs_cap=None)
     environment(screen)
@@ -320,7 +322,8 @@ def main(argv=None) -> int:
 
     for arch in args.archs.split(","):
         found = False
-        top = args.max_epochs
+        top = dict(item.split("=") for item in args.max_epochs).get(arch)
+        top = int(top) if top is not None else None
         for stratum, trials in candidates(published, SMOKE_ENTRIES, arch):
             for trial in trials:
                 published_epochs = cases[(arch, trial)].epochs
@@ -329,7 +332,7 @@ def main(argv=None) -> int:
                     tried.append(
                         {"arch": arch, "stratum": stratum, "trial": trial,
                          "not_screened": [e for e in rungs if e > top],
-                         "why": f"--max-epochs {top}: left for a later run"}
+                         "why": f"--max-epochs {arch}={top}: left for a later run"}
                     )  # fmt: skip
                     rungs = [e for e in rungs if e <= top]
                 if stratum != "smoke mirror trial":  # learns nothing at one epoch: top first

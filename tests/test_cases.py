@@ -54,10 +54,23 @@ def test_smoke_set_is_what_the_written_rule_chose():
     writes what it tried and chose to docs/smoke-selection.json: the table holds exactly that."""
     selection = json.loads((ROOT / "docs" / "smoke-selection.json").read_text())
     chosen = {(r["arch"], r["trial"], r["source"], r["epochs"]) for r in selection["chosen"]}
+    # scripts/choose_accuracy.py: the aligned mirror cases in which both sides learn and whose
+    # seeds let the drift test see a move of 0.10
+    seeing = selection["accuracy"]["chosen"]
+    chosen |= {(r["arch"], r["trial"], "mirror", r["epochs"]) for r in seeing}
     assert {(e.arch, e.trial, e.arch_source, e.epochs) for e in SMOKE_ENTRIES} == chosen
     assert all(
         r["verdict"] not in ("uninformative", "error", "diverged") for r in selection["chosen"]
     )
+    assert all(r["spread"]["sees"] for r in seeing)
+    # an architecture without such a case has its screen on record (docs/smoke.md says what
+    # it found: VGG16 learned nothing, ResNet50's seeds spread too much at the rungs screened)
+    screened = {r["arch"] for r in selection["accuracy"]["tried"]}
+    assert screened == set(ARCHS)
+    by_entry = {(e.arch, e.trial, e.epochs): e for e in SMOKE_ENTRIES}
+    for r in seeing:
+        entry = by_entry[(r["arch"], r["trial"], r["epochs"])]
+        assert entry.modes == ("aligned",) and entry.drift_margin == r["spread"]["margin"]
     profile = get_profile("smoke")
     published = {(c.arch, c.source_trial): c for c in get_case_set("crossedwires")}
     for c in get_case_set("smoke"):
