@@ -641,12 +641,15 @@ def compare(
     run that now errs; a move into or out of ``inconclusive`` (or ``uninformative``,
     ``diverged``) is reported. A framework has drifted when Welch's test on its per-seed
     accuracies, Bonferroni-corrected over the ``family_size`` drift tests of the run, is
-    significant at ``alpha`` and the move exceeds ``drift_margin`` (``judge.drift_test``).
+    significant at ``alpha`` and the move exceeds ``drift_margin`` (``judge.drift_test``; a
+    case's own margin, ``record["tolerance"]["drift_margin"]``, replaces the argument).
     With one seed on either side nothing about the accuracies gates but a new error: the
     accuracy of one chaotic run moves with the platform, so it is reported, and the numerics
     check gates."""
     from .environment import change, describe_change
 
+    # a case's own drift margin (the case table's, carried by the new record) wins
+    drift_margin = record.get("tolerance", {}).get("drift_margin", drift_margin)
     delta = change(baseline["environment"], record["environment"], FRAMEWORK_PACKAGES)
     problems: list[str] = []
     notes: list[str] = []

@@ -171,9 +171,15 @@ def state_of(record: dict) -> str:
     return "finished"
 
 
-def row_key(case: dict) -> str:
-    """Unique per row: zoo, mirror and mirror-aligned rows of one trial share its ``Name``."""
-    return f"{case.get('source_trial') or case['id']}/{case['arch_source']}/{case['mode']}"
+def row_key(case: dict, profile: dict | None = None) -> str:
+    """Unique per row: zoo, mirror and mirror-aligned rows of one trial share its ``Name``; a
+    case that runs its own budget beyond the profile's epochs cap (``Case.epochs_reason``) adds
+    ``/ep<epochs run>``, beside the same trial and mode at the profile's budget."""
+    key = f"{case.get('source_trial') or case['id']}/{case['arch_source']}/{case['mode']}"
+    cap = (profile or {}).get("epochs_cap")
+    if cap and case.get("epochs_run", 0) > cap:
+        key += f"/ep{case['epochs_run']}"
+    return key
 
 
 def _seeds(result: dict, first_seed: int) -> list[dict]:
@@ -269,7 +275,7 @@ def export_row(record: dict) -> dict:
         "pt_average_training_loss": res["pytorch"]["training_loss"],
         "pt_latest_training_loss": None,  # we record no last-batch loss
         "tf_training_loss": res["tensorflow"]["training_loss"],
-        "key": row_key(case),
+        "key": row_key(case, record["profile"]),
         "case_id": case["id"],
         "arch_source": case["arch_source"],
         "mode": case["mode"],
@@ -344,6 +350,9 @@ def _ours_group(export, arch_source: str, mode: str, prefix: str):
         return pd.DataFrame(columns=columns, index=index)
     rows = export[(export["arch_source"] == arch_source) & (export["mode"] == mode)]
     rows = rows[rows["Name"].notna()]
+    # the join holds each trial at the profile's budget: a case with its own (key /ep<N>) is in
+    # the export only
+    rows = rows[rows["key"] == rows["Name"] + f"/{arch_source}/{mode}"]
     duplicated = rows.duplicated(["arch", "Name"])
     if duplicated.any():
         key = rows.loc[duplicated, "key"].iloc[0]

@@ -20,14 +20,23 @@ SCHEMA_VERSION = baselines.SCHEMA_VERSION
 
 
 def epochs_to_run(case: Case, profile: Profile) -> int:
-    return min(case.epochs, profile.epochs_cap) if profile.epochs_cap else case.epochs
+    """The profile's cap, unless the case carries its own budget (``epochs_reason``)."""
+    if case.epochs_reason or not profile.epochs_cap:
+        return case.epochs
+    return min(case.epochs, profile.epochs_cap)
 
 
 def tolerance_of(case: Case, profile: Profile) -> dict:
-    """The case's override with its reason, else the profile's default."""
+    """The case's override with its reason, else the profile's default; a case's own drift
+    margin (with its reason) too, which ``baselines.compare`` uses in place of the profile's."""
     if case.tolerance is not None:
-        return {"accuracy_diff": case.tolerance, "source": f"case: {case.tolerance_reason}"}
-    return {"accuracy_diff": profile.accuracy_tolerance, "source": f"profile {profile.name}"}
+        out = {"accuracy_diff": case.tolerance, "source": f"case: {case.tolerance_reason}"}
+    else:
+        out = {"accuracy_diff": profile.accuracy_tolerance, "source": f"profile {profile.name}"}
+    if case.drift_margin is not None:
+        out["drift_margin"] = case.drift_margin
+        out["drift_margin_source"] = f"case: {case.drift_margin_reason}"
+    return out
 
 
 def environment(profile: Profile, sides_: tuple[str, ...] = FRAMEWORKS) -> dict:

@@ -199,6 +199,20 @@ def test_drift_names_the_framework_the_test_and_the_versions_then_and_now():
     )
 
 
+def test_a_cases_own_drift_margin_replaces_the_profiles():
+    """A case whose seeds spread little carries a smaller margin (cases.SmokeEntry, with its
+    reason); the new record's tolerance block holds it and the check uses it."""
+    from .conftest import make_seeded_record
+
+    base = json.loads(baselines.dumps(make_seeded_record([70, 71, 69], [80, 81, 79])))
+    now = make_seeded_record([70, 71, 69], [73, 74, 72])  # tensorflow moved -0.07
+    assert baselines.compare(base, now, 0.1, 0.05, family_size=2)["status"] == "reported"
+    now["tolerance"].update(drift_margin=0.05, drift_margin_source="case: seeds spread 0.01")
+    result = baselines.compare(base, now, 0.1, 0.05, family_size=2)
+    assert result["status"] == "drift" and result["drifted"] == pytest.approx({"tensorflow": -0.07})
+    assert "beyond the margin 0.05" in result["problems"][0]
+
+
 def test_a_platform_change_is_named_as_a_platform_change_never_as_versions():
     from .conftest import make_seeded_record
 

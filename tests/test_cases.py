@@ -54,10 +54,23 @@ def test_smoke_set_is_what_the_written_rule_chose():
     writes what it tried and chose to docs/smoke-selection.json: the table holds exactly that."""
     selection = json.loads((ROOT / "docs" / "smoke-selection.json").read_text())
     chosen = {(r["arch"], r["trial"], r["source"], r["epochs"]) for r in selection["chosen"]}
+    # scripts/choose_accuracy.py: the aligned mirror cases in which both sides learn and whose
+    # seeds let the drift test see a move of 0.10
+    seeing = selection["accuracy"]["chosen"]
+    chosen |= {(r["arch"], r["trial"], "mirror", r["epochs"]) for r in seeing}
     assert {(e.arch, e.trial, e.arch_source, e.epochs) for e in SMOKE_ENTRIES} == chosen
     assert all(
         r["verdict"] not in ("uninformative", "error", "diverged") for r in selection["chosen"]
     )
+    assert all(r["spread"]["sees"] for r in seeing)
+    # an architecture without such a case has its screen on record (docs/smoke.md says what
+    # it found: VGG16 learned nothing, ResNet50's seeds spread too much at the rungs screened)
+    screened = {r["arch"] for r in selection["accuracy"]["tried"]}
+    assert screened == set(ARCHS)
+    by_entry = {(e.arch, e.trial, e.epochs): e for e in SMOKE_ENTRIES}
+    for r in seeing:
+        entry = by_entry[(r["arch"], r["trial"], r["epochs"])]
+        assert entry.modes == ("aligned",) and entry.drift_margin == r["spread"]["margin"]
     profile = get_profile("smoke")
     published = {(c.arch, c.source_trial): c for c in get_case_set("crossedwires")}
     for c in get_case_set("smoke"):
@@ -68,7 +81,10 @@ def test_smoke_set_is_what_the_written_rule_chose():
             p.adam_epsilon,
         )
         assert c.published_epochs == p.epochs
-        assert c.epochs <= profile.epochs_cap
+        assert c.epochs <= p.epochs
+        assert c.epochs <= profile.epochs_cap or c.epochs_reason, (
+            f"{c.case_id} runs more epochs than the profile's cap: it needs epochs_reason"
+        )
 
 
 def test_at_most_one_committed_smoke_case_in_five_is_uninformative():
@@ -307,3 +323,23 @@ def test_an_unknown_id_names_where_it_looked_and_at_most_three_close_ones():
         find_case("resnet50-adam-lr0.0279", "smoke")  # close ones only below the 0.8 cutoff
     assert str(info.value) == "unknown case id 'resnet50-adam-lr0.0279' in case set 'smoke'"
     assert find_case("resnet50-adam-lr0.0279-bs10-ep1-eps0.376", "smoke").case_set == "smoke"
+
+
+def test_a_case_runs_its_own_epochs_beyond_the_cap_only_with_a_reason():
+    from dataclasses import replace
+
+    from harness.runner import epochs_to_run, tolerance_of
+
+    smoke = get_profile("smoke")
+    case = parse_case_id("densenet121-mirror-aligned-adam-lr0.0375-bs10-ep2-eps1")
+    assert epochs_to_run(case, smoke) == 1
+    assert epochs_to_run(replace(case, epochs_reason="needs two to learn"), smoke) == 2
+    with pytest.raises(ConfigError, match="epochs_reason='' must say why"):
+        replace(case, epochs_reason="")
+    with pytest.raises(ConfigError, match="drift_margin=0.05 needs drift_margin_reason"):
+        replace(case, drift_margin=0.05)
+    with pytest.raises(ConfigError, match="drift_margin=0 must be a finite number > 0"):
+        replace(case, drift_margin=0, drift_margin_reason="x")
+    assert "drift_margin" not in tolerance_of(case, smoke)  # existing records stay byte-identical
+    own = tolerance_of(replace(case, drift_margin=0.05, drift_margin_reason="spread 0.01"), smoke)
+    assert own["drift_margin"] == 0.05 and own["drift_margin_source"] == "case: spread 0.01"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.cases import Case
+from harness.cases import Case, get_case_set
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.estimate import estimate, format_hours, load_timings, throughput
@@ -61,7 +61,8 @@ def test_estimate_defaults_to_the_default_profile_and_shows_minutes_under_an_hou
     path = _timings(tmp_path)
     assert main(["estimate", "--timings", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "7 cases of profile smoke" in out and " min on test gpu" in out
+    n = len(get_case_set("smoke"))
+    assert f"{n} cases of profile smoke" in out and " min on test gpu" in out
     assert format_hours(0.5) == "30.0 min" and format_hours(1234.56) == "1,234.6 h"
 
 
