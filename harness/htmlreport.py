@@ -710,9 +710,10 @@ def detectable_intro(found: dict) -> str:
     return (
         f"Per side, the smallest move of its mean test accuracy that the drift test of a rerun of "
         f"these baselines finds with 80% power: at each case's K, {found['family_size']} drift "
-        f"tests (Bonferroni at alpha {found['alpha']}), margin {found['margin']}, from the spread "
-        "of the case's seeds; a side at chance or whose seeds do not vary at the median spread of "
-        "the sides that learn. None: no move the accuracy has room for is found that often."
+        f"tests (Bonferroni at alpha {found['alpha']}), margin {found['margin']} (or the case's "
+        "own), from the spread of the case's seeds; a side at chance or whose seeds do not vary "
+        "at the median spread of the sides that learn. None: no move the accuracy has room for "
+        "is found that often."
     )
 
 

@@ -84,6 +84,8 @@ def allowed(entry: dict, stage: str) -> float:
     """How far apart the two frameworks may be at a node and stage: MULTIPLIER times their
     noise, at least the stage's floor."""
     return max(MULTIPLIER * entry["noise"], RELATIVE_FLOOR[stage] * abs(entry["value"]))
+
+
 EPSILON = 1e-7  # CRADLE's epsilon in the rate of change
 SCORE = "rate of change: (delta - delta_in) / (delta_in + 1e-7), delta = |a - b| / |a|"
 

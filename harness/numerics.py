@@ -600,9 +600,7 @@ def describe(framework: str, bad: list[dict], shown: int = 4) -> str:
     stages = sorted({stage_of(b["quantity"]) for b in bad}, key=STAGES.index)
     return (
         f"{framework} numerics changed in {', '.join(stages)} (first: {bad[0]['quantity']}; "
-        f"{len(bad)} quantities of {len(firsts)} tensors):\n    "
-        + "\n    ".join(lines)
-        + more
+        f"{len(bad)} quantities of {len(firsts)} tensors):\n    " + "\n    ".join(lines) + more
     )
 
 

@@ -152,7 +152,12 @@ def baseline_seeds(baseline: dict, record: dict | None = None) -> dict:
 
     names = [s for s in sides_of(baseline) if record is None or s in record["results"]]
     band = (baseline.get("comparison") or {}).get("chance_band")
-    return {"then": {s: per_seed(baseline, s) for s in names}, "chance_band": band}
+    margin = (baseline.get("tolerance") or {}).get("drift_margin")  # a case's own, if it has one
+    return {
+        "then": {s: per_seed(baseline, s) for s in names},
+        "chance_band": band,
+        "drift_margin": margin,
+    }
 
 
 def detectable_lines(
@@ -160,7 +165,8 @@ def detectable_lines(
 ) -> dict[str, dict[str, dict]]:
     """{case: {side: judge.detectable(...)}} for ``(case, baseline_seeds(...), K now)``: each
     side at its baseline's own spread, a side at chance or whose seeds do not vary at the
-    spread of these baselines' sides that learn (``judge.learning_spread``)."""
+    spread of these baselines' sides that learn (``judge.learning_spread``); at the case's own
+    drift margin where it has one, else ``margin``."""
     pool = [
         (then, tuple(b["chance_band"]) if b["chance_band"] else None)
         for _, b, _ in cases
@@ -171,9 +177,10 @@ def detectable_lines(
     out = {}
     for case, b, k_now in cases:
         band = tuple(b["chance_band"]) if b["chance_band"] else None
+        own = b.get("drift_margin") or margin  # the case's own margin replaces the profile's
         out[case] = {
             side: (
-                judge.detectable(then, k_now, family_size, alpha, margin, band, spread)
+                judge.detectable(then, k_now, family_size, alpha, own, band, spread)
                 if then
                 else None
             )
@@ -207,14 +214,16 @@ def detectable_section(rows: list[dict], family_size: int, alpha: float, margin:
     lines = [
         f"per side, the smallest move of its mean test accuracy that the drift test finds with "
         f"{judge.POWER:.0%} power (K = {', '.join(map(str, ks))} seeds now, {family_size} drift "
-        f"tests: Bonferroni at alpha {alpha}, margin {margin})",
+        f"tests: Bonferroni at alpha {alpha}, margin {margin} unless a case has its own)",
         "from the spread of each case's baseline seeds; a side at chance or whose seeds do not "
         "vary at the median spread of the sides that learn",
     ]
     width = max(len(c) for c, *_ in cases)
+    own = {case: b.get("drift_margin") for case, b, _ in cases}
     for case in sorted(found):
         cells = [f"{side} {detectable_cell(r)}" for side, r in found[case].items()]
-        lines.append(f"{case:<{width}}  " + "; ".join(cells))
+        note = f"  (its margin {own[case]})" if own[case] else ""
+        lines.append(f"{case:<{width}}  " + "; ".join(cells) + note)
     return "\n".join(lines)
 
 

@@ -196,7 +196,7 @@ def test_the_end_of_run_states_per_side_the_smallest_drift_it_detects(pytester):
         [
             "*crossedwires: the smallest drift each side's check detects*",
             "*drift test finds with 80% power (K = 5 seeds now, 4 drift tests: Bonferroni at "
-            "alpha 0.05, margin 0.1)",
+            "alpha 0.05, margin 0.1 unless a case has its own)",
             f"{single['case']['id']}*pytorch not gated; tensorflow not gated",
             f"{baseline['case']['id']}  pytorch >= {move:.2f} (std {sigma:.3f}); tensorflow >= "
             f"{move:.2f} (std {sigma:.3f}, at chance: the median spread of the one side that "
