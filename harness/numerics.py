@@ -313,10 +313,11 @@ def measure(
 ) -> dict[str, dict]:
     """Per framework ``{"quantities": {quantity: {"value": float32 result, "noise":
     |float32 - float64|, "spread": largest |variant - value|}}, "stage_noise": {stage:
-    level}}``; with ``reference=False`` only the values (a check against a baseline needs no
-    float64 run and no variant). ``variants``: the ISA levels to measure the spread at (None:
-    every level below the one in force that this CPU runs, ``variants_here()``; a custom pair's
-    builders cannot cross into another process, so it has none). ``builders``: a custom pair's
+    level}, "variants": [the ISA levels measured]}``; with ``reference=False`` only the values
+    (a check against a baseline needs no float64 run and no variant). ``variants``: the ISA
+    levels to measure the spread at (None: every other level this CPU runs,
+    ``variants_here()``; a custom pair's builders cannot cross into another process, so it has
+    none). ``builders``: a custom pair's
     model builders, per framework. ``frameworks``: the frameworks to probe (a check of one)."""
     x, y = batch_of(data, profile)
     measured = _values(arch, arch_source, profile, data, x, y, builders, reference, frameworks)
