@@ -137,18 +137,21 @@ def test_a_move_within_the_margin_never_drifts_however_significant():
     assert judge.drift_test(then, beyond, MARGIN, ALPHA, FAMILY)["drifted"]
 
 
+def _power():
+    """``benchmarks/power.py`` as a module: the verdict simulation and the doc's section."""
+    import importlib.util
+
+    root = BASELINES.parent.parent
+    spec = importlib.util.spec_from_file_location("power", root / "benchmarks" / "power.py")
+    power = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(power)
+    return power
+
+
 def _verdicts(rng, true_gap: float, sigma: float, base: float = 0.5) -> dict[str, float]:
-    """How often each verdict is said over RUNS simulated cases with this true gap."""
-    said = {"agree": 0, "mismatch": 0, "inconclusive": 0}
-    for _ in range(RUNS):
-        a, b = _seeds(rng, base + true_gap, sigma), _seeds(rng, base, sigma)
-        stats = judge.gap_test(a, b, TOLERANCE, ALPHA)
-        results = {
-            fw: {"test_accuracy": float(np.mean(x)), "diverged": False, "error": None}
-            for fw, x in (("pytorch", a), ("tensorflow", b))
-        }
-        said[judge.verdict(results, TOLERANCE, stats)] += 1
-    return {k: v / RUNS for k, v in said.items()}
+    """How often each verdict is said over RUNS simulated cases with this true gap (the
+    simulation ``benchmarks/power.py`` prints in ``docs/statistics.md``)."""
+    return _power().verdict_rates(true_gap, sigma, K, TOLERANCE, ALPHA, RUNS, rng, base)
 
 
 @pytest.mark.parametrize("true_gap", [TOLERANCE, -TOLERANCE])
@@ -181,13 +184,8 @@ def test_docs_statistics_holds_what_benchmarks_power_prints():
     side's detectable drift, the verdict rates) are the output of ``python benchmarks/power.py``
     on the committed baselines, never hand-copied: a changed baseline or a hand edit fails
     here until ``python benchmarks/power.py --markdown docs/statistics.md`` is run."""
-    import importlib.util
-
-    root = BASELINES.parent.parent
-    spec = importlib.util.spec_from_file_location("power", root / "benchmarks" / "power.py")
-    power = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(power)
-    doc = (root / "docs" / "statistics.md").read_text()
+    power = _power()
+    doc = (BASELINES.parent.parent / "docs" / "statistics.md").read_text()
     assert doc.count(power.BEGIN) == 1 and doc.count(power.END) == 1
     written = doc[doc.index(power.BEGIN) : doc.index(power.END) + len(power.END)] + "\n"
     assert written == power.section(), (
