@@ -35,12 +35,13 @@ What a change is
     initialisation, so there a small forward-path change moves the loss (and Keras' softmax
     output) by float32 rounding only while its gradients show it; the norms ``init`` records
     do not change under a permutation of the draws (the ``*-stream-reversed`` changes), which
-    is a blind spot of that summary, not of the change; a null change can still move a
-    gradient norm by up to ~3e-2 relative, as gradients amplify rounding (the same amount that
-    ``numerics.RELATIVE_FLOOR["grad"]`` allows). With the same synthetic gradient every step, the
-    bias-corrected moments are the gradient itself (m_hat = g, v_hat = g^2, v never
-    decreases): torch's Adam is then blind to both betas and to amsgrad, Keras' to beta_1 and
-    amsgrad; these show only when the synthetic gradients vary between steps.
+    is a blind spot of that summary, not of the change; a null change still moves gradient
+    norms, as backward passes amplify rounding: by up to ~3e-2 relative, and by up to ~0.5 for
+    a gradient whose true value is near zero (a conv bias before a batch norm), the size of
+    the float32-vs-float64 noise the check allows those quantities. With the same synthetic
+    gradient every step, the bias-corrected moments are the gradient itself (m_hat = g, v_hat =
+    g^2, v never decreases): torch's Adam is then blind to both betas and to amsgrad, Keras'
+    to beta_1 and amsgrad; these show only when the synthetic gradients vary between steps.
 
 How to use it
     Enter the patch *before* building the model: an initializer change (``init``, the stem
