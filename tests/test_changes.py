@@ -460,3 +460,43 @@ def test_the_rounding_helpers_round_to_nearest_even_as_bfloat16_does():
     tf32 = changes._torch_round_mantissa(x, 10)
     assert torch.equal(tf32.view(torch.int32) & 0x1FFF, torch.zeros(1000, dtype=torch.int32))
     assert float((tf32 - x).abs().max() / x.abs().max()) < 2.0**-10
+
+
+@pytest.mark.parametrize(
+    ("name", "probe", "stem_size"),
+    [
+        ("torch-stem-conv-init-perturbed-1e-3", t_init, 8 * 3 * 3 * 3),
+        ("keras-stem-conv-init-perturbed-1e-3", k_init, 3 * 3 * 3 * 8),
+    ],
+)
+def test_the_stem_perturbation_changes_the_first_conv_only_by_1e_3(name, probe, stem_size):
+    """Only the conv with 3 input channels moves, each weight by 1e-3 relative, and the
+    framework's random stream is untouched (the layers built after it draw the same)."""
+    before = probe()
+    with changes.get(name).patch():
+        during = probe()
+    ratio = during[:stem_size] / before[:stem_size]
+    assert np.allclose(np.abs(ratio - 1.0), 1e-3, rtol=1e-3)
+    assert np.array_equal(during[stem_size:], before[stem_size:])
+
+
+def test_a_call_time_patch_acts_on_layers_built_before_it():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(3, 2)
+    dense = keras.layers.Dense(2)
+    dense.build((None, 3))
+    x = np.ones((1, 3), np.float32)
+
+    def grads():
+        linear.zero_grad()
+        linear(torch.from_numpy(x)).sum().backward()
+        with tf.GradientTape() as tape:
+            s = tf.reduce_sum(dense(x))
+        return linear.weight.grad.numpy().copy(), tape.gradient(s, dense.kernel).numpy()
+
+    torch_before, keras_before = grads()
+    with changes.get("torch-head-weight-grad-times-1.01").patch():
+        with changes.get("keras-head-kernel-grad-times-1.01").patch():
+            torch_now, keras_now = grads()
+    assert np.allclose(torch_now, 1.01 * torch_before, rtol=1e-6)
+    assert np.allclose(keras_now, 1.01 * keras_before, rtol=1e-6)
