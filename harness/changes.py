@@ -31,19 +31,19 @@ What a change is
 
     The stages were checked through the harness's own code (``numerics.probe``, smoke profile,
     each change against an unpatched run, 2026-12-03: every change on the DenseNet121, ResNet50
-    and VGG16 mirrors, nine zoo-only and null ones on the DenseNet121 zoo models). Measured
-    caveats: VGG16's logits are near zero at initialisation in both frameworks, so there a
-    change before the head moves the loss, and Keras' softmax outputs, by float32 rounding only
-    (the bfloat16 cross-entropy changes are invisible there too), while its gradients show it;
-    the norms ``init`` records do not change under a permutation of the draws (the
-    ``*-stream-reversed`` changes), which is a blind spot of that summary, not of the change; a
-    null change still moves gradient norms, as backward passes amplify rounding: by up to ~3e-2
-    relative, and by up to ~0.5 for a gradient whose true value is near zero (a conv bias before
-    a batch norm), the size of the float32-vs-float64 noise the check allows those quantities.
-    With the same synthetic gradient every step, the bias-corrected moments are the gradient
-    itself (m_hat = g, v_hat = g^2, v never decreases): torch's Adam is then blind to both betas
-    and to amsgrad, Keras' to beta_1 and amsgrad; these show only when the synthetic gradients
-    vary between steps.
+    and VGG16 mirrors, nine zoo-only and null ones on the DenseNet121 zoo models). Caveats
+    measured with the check before it was redesigned (one norm per tensor, the same
+    synthetic gradient every step): VGG16's logits are near zero at initialisation in both
+    frameworks, so there a change before the head moves the loss, and Keras' softmax outputs,
+    by float32 rounding only, while its gradients show it (the check now also probes the loss
+    function on fixed logits, ``loss_fn``); the norms of ``init`` do not change under a
+    permutation of the draws (the ``*-stream-reversed`` changes: the check now records
+    projections too); a null change still moves gradient norms, as backward passes amplify
+    rounding, by up to ~3e-2 relative and ~0.5 for a gradient whose true value is near zero;
+    with the same synthetic gradient every step torch's Adam is blind to both betas and to
+    amsgrad, Keras' to beta_1 and amsgrad (the check now draws a new gradient every step).
+    What the redesigned check catches of this catalogue is ``benchmarks/sensitivity.py``'s to
+    say (``docs/numerics.md``).
 
 How to use it
     Enter the patch *before* building the model: an initializer change (``init``, the stem
