@@ -578,8 +578,9 @@ class Run:
         if single:
             write(single)
         profile = self.profile
+        family = max([self.family, *(row.get("family", 1) for row in self.rows)])
         sees = detectable_section(
-            self.rows, self.family, profile.significance_level, profile.drift_margin
+            self.rows, family, profile.significance_level, profile.drift_margin
         )
         if sees:
             terminalreporter.section("crossedwires: the smallest drift each side's check detects")
@@ -1053,6 +1054,7 @@ class FrameworkPair:
             row.update(sides_row(record))
             if baseline is not None:  # gated against it: what its drift tests can see
                 row["power"] = baseline_seeds(baseline, record)
+                row["family"] = self._run.family  # a worker's count: the controller collects none
         self._request.node.user_properties.append((SUMMARY_KEY, json.dumps(row)))
 
 
