@@ -508,6 +508,14 @@ def allowance(name: str, quantities: dict, levels: dict, scales: dict) -> float:
     return MULTIPLIER * max(_measured_noise(entry), UNIT_ROUNDOFF * scale)
 
 
+def _allowances(block: dict) -> dict[str, float]:
+    """Every quantity's allowance of one framework's baseline block (absolute)."""
+    quantities = block["quantities"]
+    levels = block.get("stage_noise") or stage_noise(quantities)
+    scales = stage_scales(quantities)
+    return {name: allowance(name, quantities, levels, scales) for name in quantities}
+
+
 def compare(baseline: dict, now: dict) -> dict[str, list[dict]]:
     """{framework: the quantities outside their allowance, in stage order}: each as
     {quantity, then, now, moved, allowed (both relative to the quantity's scale), noise,
@@ -515,9 +523,7 @@ def compare(baseline: dict, now: dict) -> dict[str, list[dict]]:
     reported too, with ``then`` or ``now`` None."""
     out: dict[str, list[dict]] = {}
     for framework, then in baseline.items():
-        then_q = then["quantities"]
-        levels = then.get("stage_noise") or stage_noise(then_q)
-        scales = stage_scales(then_q)
+        then_q, limits = then["quantities"], _allowances(then)
         now_q = now.get(framework, {}).get("quantities", {})
         bad = []
         for name in sorted(set(then_q) | set(now_q), key=lambda n: (_stage_index(n), n)):
@@ -525,17 +531,16 @@ def compare(baseline: dict, now: dict) -> dict[str, list[dict]]:
             if a is None or b is None:
                 bad.append({"quantity": name, "then": a and a["value"], "now": b and b["value"]})
                 continue
-            limit = allowance(name, then_q, levels, scales)
             moved = abs(b["value"] - a["value"])
-            if not moved <= limit:  # NaN fails too
-                scale = scale_of(name, then_q) or scales.get(stage_of(name)) or 1.0
+            if not moved <= limits[name]:  # NaN fails too
+                scale = scale_of(name, then_q) or stage_scales(then_q).get(stage_of(name)) or 1.0
                 bad.append(
                     {
                         "quantity": name,
                         "then": a["value"],
                         "now": b["value"],
                         "moved": moved / scale,
-                        "allowed": limit / scale,
+                        "allowed": limits[name] / scale,
                         "noise": a.get("noise"),
                         "spread": a.get("spread"),
                     }
@@ -550,16 +555,13 @@ def closest(baseline: dict, now: dict) -> dict[str, dict]:
     closest to its allowance (the largest ratio; 0 where nothing moved)."""
     out: dict[str, dict] = {}
     for framework, then in baseline.items():
-        then_q = then["quantities"]
-        levels = then.get("stage_noise") or stage_noise(then_q)
-        scales = stage_scales(then_q)
+        limits = _allowances(then)
         now_q = now.get(framework, {}).get("quantities", {})
         worst: dict[str, tuple[str, float]] = {}
-        for name, a in then_q.items():
+        for name, a in then["quantities"].items():
             if name not in now_q:
                 continue
-            moved = abs(now_q[name]["value"] - a["value"])
-            limit = allowance(name, then_q, levels, scales)
+            moved, limit = abs(now_q[name]["value"] - a["value"]), limits[name]
             ratio = moved / limit if limit > 0 else (0.0 if moved == 0 else float("inf"))
             stage = stage_of(name)
             if stage not in worst or ratio > worst[stage][1]:
